@@ -1,0 +1,85 @@
+//! Streamed chat completion chunks (`chat.completion.chunk`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::chat::{FinishReason, Map, Role, Usage};
+
+/// One server-sent event of a streamed chat completion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatChunk {
+    /// The completion id, the same on every chunk of one answer.
+    pub id: String,
+    /// Always `"chat.completion.chunk"`.
+    pub object: String,
+    /// Unix time, in seconds, of creation.
+    pub created: u64,
+    /// The model that answers.
+    pub model: String,
+    /// Deltas per choice; empty on the final usage chunk.
+    pub choices: Vec<ChunkChoice>,
+    /// The usage of the whole answer, on the final chunk when `include_usage` was asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    /// Unknown fields (`system_fingerprint`, ...), kept.
+    #[serde(flatten)]
+    pub extra: Map,
+}
+
+/// The delta of one choice in a chunk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChunkChoice {
+    /// The choice's position.
+    pub index: u32,
+    /// What this chunk adds.
+    pub delta: Delta,
+    /// Set on the choice's last chunk; serialized as `null` before that.
+    #[serde(default)]
+    pub finish_reason: Option<FinishReason>,
+    /// Unknown fields (`logprobs`, ...), kept.
+    #[serde(flatten)]
+    pub extra: Map,
+}
+
+/// What a chunk adds to a message.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Delta {
+    /// The role, on the first chunk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    /// More text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    /// Tool call fragments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<ToolCallDelta>>,
+    /// Unknown fields (`refusal`, `reasoning_content`, ...), kept.
+    #[serde(flatten)]
+    pub extra: Map,
+}
+
+/// A fragment of a tool call; fragments with the same `index` concatenate.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ToolCallDelta {
+    /// Which tool call of the message this fragment belongs to.
+    pub index: u32,
+    /// The call id, on its first fragment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// `"function"`, on its first fragment.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Name and argument fragments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<FunctionCallDelta>,
+}
+
+/// The function part of a tool call fragment.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FunctionCallDelta {
+    /// The function's name, on its first fragment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// A fragment of the JSON-encoded arguments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<String>,
+}
