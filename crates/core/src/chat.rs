@@ -5,12 +5,17 @@
 
 use http::Extensions;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Number, Value};
+
+use crate::Nullable;
 
 /// A JSON object, used for the fields a type does not model itself.
 pub type Map = serde_json::Map<String, Value>;
 
 /// A `POST /v1/chat/completions` request body.
+///
+/// Sampling numbers are kept as [`serde_json::Number`] so `0` stays `0` and `0.7` stays `0.7`
+/// when a request is forwarded; read them with `as_f64()`.
 ///
 /// Besides the wire fields it carries typed [`Extensions`] (request id, tenant, deadline, cache
 /// directives) that travel with the request through the stack and are never serialized.
@@ -22,10 +27,10 @@ pub struct ChatRequest {
     pub messages: Vec<Message>,
     /// Sampling temperature.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub temperature: Option<f64>,
+    pub temperature: Option<Number>,
     /// Nucleus sampling mass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub top_p: Option<f64>,
+    pub top_p: Option<Number>,
     /// How many choices to generate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub n: Option<u32>,
@@ -46,10 +51,10 @@ pub struct ChatRequest {
     pub max_completion_tokens: Option<u32>,
     /// Penalty for tokens already present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub presence_penalty: Option<f64>,
+    pub presence_penalty: Option<Number>,
     /// Penalty proportional to token frequency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub frequency_penalty: Option<f64>,
+    pub frequency_penalty: Option<Number>,
     /// Seed for best-effort deterministic sampling.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
@@ -235,7 +240,7 @@ impl MessageContent {
             MessageContent::Parts(parts) => parts
                 .iter()
                 .filter_map(|p| match p {
-                    ContentPart::Text { text } => Some(text.as_str()),
+                    ContentPart::Text { text, .. } => Some(text.as_str()),
                     _ => None,
                 })
                 .collect(),
@@ -263,11 +268,17 @@ pub enum ContentPart {
     Text {
         /// The text.
         text: String,
+        /// Unknown fields (`cache_control`, ...), kept.
+        #[serde(flatten)]
+        extra: Map,
     },
     /// An image, by URL or `data:` URL.
     ImageUrl {
         /// The image reference.
         image_url: ImageUrl,
+        /// Unknown fields, kept.
+        #[serde(flatten)]
+        extra: Map,
     },
     /// Any other part type (`input_audio`, `file`, `refusal`, ...), kept verbatim.
     #[serde(untagged)]
@@ -480,11 +491,11 @@ pub struct Usage {
     /// The sum of both.
     pub total_tokens: u32,
     /// Breakdown of the prompt tokens.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prompt_tokens_details: Option<PromptTokensDetails>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub prompt_tokens_details: Nullable<PromptTokensDetails>,
     /// Breakdown of the completion tokens.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub completion_tokens_details: Option<CompletionTokensDetails>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub completion_tokens_details: Nullable<CompletionTokensDetails>,
     /// Unknown fields, kept.
     #[serde(flatten)]
     pub extra: Map,

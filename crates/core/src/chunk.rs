@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::Nullable;
 use crate::chat::{FinishReason, Map, Role, Usage};
 
 /// One server-sent event of a streamed chat completion.
@@ -18,8 +19,8 @@ pub struct ChatChunk {
     /// Deltas per choice; empty on the final usage chunk.
     pub choices: Vec<ChunkChoice>,
     /// The usage of the whole answer, on the final chunk when `include_usage` was asked.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage: Option<Usage>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub usage: Nullable<Usage>,
     /// Unknown fields (`system_fingerprint`, ...), kept.
     #[serde(flatten)]
     pub extra: Map,
@@ -47,8 +48,8 @@ pub struct Delta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<Role>,
     /// More text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content: Option<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub content: Nullable<String>,
     /// Tool call fragments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Vec<ToolCallDelta>>,

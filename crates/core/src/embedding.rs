@@ -92,12 +92,12 @@ pub struct Embedding {
     pub embedding: EmbeddingVector,
 }
 
-/// An embedding as floats, or as base64 of little-endian `f32`s.
+/// An embedding as floats, or as base64 of little-endian `f32`s (floats kept as `f64` so vectors round-trip digit for digit).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EmbeddingVector {
     /// `encoding_format = "float"`.
-    Float(Vec<f32>),
+    Float(Vec<f64>),
     /// `encoding_format = "base64"`.
     Base64(String),
 }

@@ -24,6 +24,7 @@ mod embedding;
 mod error;
 mod extensions;
 mod model;
+mod nullable;
 mod stream;
 
 pub use chat::{
@@ -34,12 +35,12 @@ pub use chat::{
 };
 pub use chunk::{ChatChunk, ChunkChoice, Delta, FunctionCallDelta, ToolCallDelta};
 pub use embedding::{
-    Embedding, EmbeddingInput, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage,
-    EmbeddingVector,
+    Embedding, EmbeddingInput, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage, EmbeddingVector,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use extensions::{Deadline, RequestId, Tenant};
 pub use model::{ChatModel, ChatStream, EmbeddingModel};
+pub use nullable::Nullable;
 pub use stream::{ChunkAccumulator, collect_stream, replay_as_chunks};
 
 /// Re-exported so implementors of the traits need not depend on `async-trait` by name.

@@ -3,9 +3,11 @@
 
 use futures_util::StreamExt;
 
-use crate::chat::{ChatResponse, Choice, FunctionCall, Map, Message, MessageContent, Role, ToolCall};
+use crate::chat::{
+    ChatResponse, Choice, FunctionCall, Map, Message, MessageContent, Role, ToolCall,
+};
 use crate::chunk::{ChatChunk, ChunkChoice, Delta, FunctionCallDelta, ToolCallDelta};
-use crate::{ChatStream, Result, Usage};
+use crate::{ChatStream, Nullable, Result, Usage};
 
 /// Builds a [`ChatResponse`] from chunks, one [`push`](Self::push) at a time.
 ///
@@ -56,7 +58,7 @@ impl ChunkAccumulator {
             self.model.clone_from(&chunk.model);
             self.extra = chunk.extra.clone();
         }
-        if let Some(usage) = &chunk.usage {
+        if let Nullable::Value(usage) = &chunk.usage {
             self.usage = Some(usage.clone());
         }
         for choice in &chunk.choices {
@@ -100,7 +102,7 @@ impl ChoiceState {
         if let Some(role) = &delta.role {
             self.role = Some(role.clone());
         }
-        if let Some(text) = &delta.content {
+        if let Nullable::Value(text) = &delta.content {
             self.content.get_or_insert_with(String::new).push_str(text);
         }
         for (key, value) in &delta.extra {
@@ -194,7 +196,7 @@ pub async fn collect_stream(mut stream: ChatStream) -> Result<ChatResponse> {
 /// role, the whole content and the tool calls, then one with the finish reason; and, when
 /// `include_usage` is set and the response has usage, a final chunk with no choices.
 pub fn replay_as_chunks(response: &ChatResponse, include_usage: bool) -> Vec<ChatChunk> {
-    let chunk = |choices: Vec<ChunkChoice>, usage: Option<Usage>| ChatChunk {
+    let chunk = |choices: Vec<ChunkChoice>, usage: Nullable<Usage>| ChatChunk {
         id: response.id.clone(),
         object: "chat.completion.chunk".to_owned(),
         created: response.created,
@@ -223,7 +225,7 @@ pub fn replay_as_chunks(response: &ChatResponse, include_usage: bool) -> Vec<Cha
         });
         let delta = Delta {
             role: Some(message.role.clone()),
-            content: message.content.as_ref().map(MessageContent::text),
+            content: message.content.as_ref().map(MessageContent::text).into(),
             tool_calls,
             extra: message.extra.clone(),
         };
@@ -234,7 +236,7 @@ pub fn replay_as_chunks(response: &ChatResponse, include_usage: bool) -> Vec<Cha
                 finish_reason: None,
                 extra: Map::new(),
             }],
-            None,
+            Nullable::Absent,
         ));
         chunks.push(chunk(
             vec![ChunkChoice {
@@ -243,12 +245,12 @@ pub fn replay_as_chunks(response: &ChatResponse, include_usage: bool) -> Vec<Cha
                 finish_reason: choice.finish_reason.clone(),
                 extra: Map::new(),
             }],
-            None,
+            Nullable::Absent,
         ));
     }
     if include_usage {
         if let Some(usage) = &response.usage {
-            chunks.push(chunk(Vec::new(), Some(usage.clone())));
+            chunks.push(chunk(Vec::new(), Nullable::Value(usage.clone())));
         }
     }
     chunks
