@@ -248,10 +248,8 @@ pub fn replay_as_chunks(response: &ChatResponse, include_usage: bool) -> Vec<Cha
             Nullable::Absent,
         ));
     }
-    if include_usage {
-        if let Some(usage) = &response.usage {
-            chunks.push(chunk(Vec::new(), Nullable::Value(usage.clone())));
-        }
+    if let (true, Some(usage)) = (include_usage, &response.usage) {
+        chunks.push(chunk(Vec::new(), Nullable::Value(usage.clone())));
     }
     chunks
 }
