@@ -1,1 +1,47 @@
-//! Placeholder: filled by the foundation issue.
+//! Provider clients for Bulkhead: the OpenAI-compatible HTTP provider, the SSE decoder it reads
+//! streams with, and a deterministic simulated provider for tests, demos and benchmarks.
+//!
+//! Every provider implements [`bulkhead_core::ChatModel`] and [`bulkhead_core::EmbeddingModel`],
+//! so it sits at the bottom of any Bulkhead stack or is used alone:
+//!
+//! ```
+//! use bulkhead_core::{ChatModel, ChatRequest, Message};
+//! use bulkhead_inference::{SimulatedConfig, SimulatedProvider};
+//!
+//! # async fn run() -> bulkhead_core::Result<()> {
+//! let provider = SimulatedProvider::new(SimulatedConfig::default());
+//! let answer = provider
+//!     .chat(ChatRequest::new("sim-1", vec![Message::user("Hello there")]))
+//!     .await?;
+//! assert_eq!(answer.model, "sim-1");
+//! # Ok(()) }
+//! ```
+//!
+//! Vendors that speak the OpenAI wire format (vLLM, Ollama, Groq, Together, Mistral, DeepSeek,
+//! OpenRouter, ...) are data for [`OpenAiProvider`]: a base URL, a key, maybe extra headers.
+//! Providers know nothing of routing, retries or caching; those are decorators elsewhere.
+
+pub mod error;
+pub mod openai;
+pub mod simulated;
+pub mod sse;
+pub mod timeouts;
+
+pub use openai::{OpenAiConfig, OpenAiProvider};
+pub use simulated::{Fault, FaultKind, SimulatedConfig, SimulatedProvider};
+pub use sse::{SseDecoder, SseError, SseEvent};
+pub use timeouts::Timeouts;
+
+/// Install rustls' `ring` crypto provider as the process default, once.
+///
+/// reqwest is built without a crypto provider of its own (so the workspace compiles one TLS
+/// backend, not two), and building a client without a process default panics. Calling this is
+/// idempotent and cheap; [`OpenAiProvider::new`] calls it itself. If the application installed
+/// another provider first, that one stays.
+pub fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Err means a default is already installed, which is just as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}

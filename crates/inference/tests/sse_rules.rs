@@ -1,0 +1,112 @@
+//! The decoder's parsing rules one by one: fields, comments, line endings, ids, retry, the
+//! byte-order mark, UTF-8 split across pushes, and the length bound.
+
+use std::time::Duration;
+
+use bulkhead_inference::{SseDecoder, SseError, SseEvent};
+
+fn decode_all(pieces: &[&[u8]]) -> Vec<SseEvent> {
+    let mut d = SseDecoder::new();
+    let mut out = Vec::new();
+    for piece in pieces {
+        d.push(piece);
+        while let Some(e) = d.next_event().expect("valid stream") {
+            out.push(e);
+        }
+    }
+    out
+}
+
+#[test]
+fn fields_comments_and_multi_line_data() {
+    let events = decode_all(&[
+        b": keep-alive\nevent: add\nid: 7\nretry: 1500\ndata:first\ndata:  second\n\n",
+    ]);
+    assert_eq!(
+        events,
+        vec![SseEvent {
+            event: Some("add".into()),
+            data: "first\n second".into(),
+            id: Some("7".into()),
+        }]
+    );
+}
+
+#[test]
+fn field_without_colon_and_empty_data_events() {
+    // `data` alone is a data line with an empty value; an event with no data is dropped.
+    // The type of a dropped event does not leak into the next one.
+    let events = decode_all(&[b"event: x\n\ndata\ndata\n\n"]);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].data, "\n");
+    assert_eq!(events[0].event, None);
+}
+
+#[test]
+fn id_persists_and_nul_ids_are_ignored() {
+    let events = decode_all(&[b"id: a\ndata: 1\n\ndata: 2\n\nid: b\0c\ndata: 3\n\n"]);
+    let ids: Vec<_> = events.iter().map(|e| e.id.as_deref()).collect();
+    assert_eq!(ids, vec![Some("a"), Some("a"), Some("a")]);
+}
+
+#[test]
+fn retry_is_recorded() {
+    let mut d = SseDecoder::new();
+    d.push(b"retry: 250\nretry: x\n\n");
+    assert_eq!(d.next_event(), Ok(None));
+    assert_eq!(d.retry(), Some(Duration::from_millis(250)));
+}
+
+#[test]
+fn cr_lf_and_crlf_endings_mix() {
+    let events = decode_all(&[b"data: a\r\rdata: b\n\ndata: c\r\n\r\n"]);
+    let data: Vec<_> = events.iter().map(|e| e.data.as_str()).collect();
+    assert_eq!(data, ["a", "b", "c"]);
+}
+
+#[test]
+fn crlf_split_between_pushes_is_one_line_ending() {
+    let events = decode_all(&[b"data: a\r", b"\n", b"\r", b"\ndata: b\r\n\r\n"]);
+    let data: Vec<_> = events.iter().map(|e| e.data.as_str()).collect();
+    assert_eq!(data, ["a", "b"]);
+}
+
+#[test]
+fn split_inside_a_multi_byte_character() {
+    let text = "data: héllo ✓\n\n".as_bytes();
+    let split = text.iter().position(|&b| b == 0xC3).expect("é") + 1;
+    let events = decode_all(&[&text[..split], &text[split..]]);
+    assert_eq!(events[0].data, "héllo ✓");
+}
+
+#[test]
+fn leading_bom_is_skipped_even_when_split() {
+    let events = decode_all(&[b"\xEF", b"\xBB\xBFdata: x\n\n"]);
+    assert_eq!(events[0].data, "x");
+}
+
+#[test]
+fn over_long_line_is_an_error_complete_or_not() {
+    let mut d = SseDecoder::with_max_line_len(16);
+    d.push(b"data: 0123456789abcdef");
+    assert_eq!(d.next_event(), Err(SseError::LineTooLong { limit: 16 }));
+
+    let mut d = SseDecoder::with_max_line_len(16);
+    d.push(b"data: 0123456789abcdef\n\n");
+    assert_eq!(d.next_event(), Err(SseError::LineTooLong { limit: 16 }));
+
+    let mut d = SseDecoder::with_max_line_len(16);
+    d.push(b"data: 0123456789\ndata: 0123456789\n\n");
+    assert_eq!(d.next_event(), Err(SseError::EventTooLarge { limit: 16 }));
+}
+
+#[test]
+fn partial_event_is_reported() {
+    let mut d = SseDecoder::new();
+    d.push(b"data: x\n");
+    assert_eq!(d.next_event(), Ok(None));
+    assert!(d.has_partial());
+    d.push(b"\n");
+    assert!(d.next_event().expect("valid").is_some());
+    assert!(!d.has_partial());
+}
