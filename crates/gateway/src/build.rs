@@ -1,0 +1,152 @@
+//! Assembly: turn a checked [`Config`] into providers and routes.
+//!
+//! Each provider is constructed exactly once, so every model that targets it shares its
+//! pooled HTTP client. The config structs are converted field by field into the providers'
+//! own config structs here, and only here: providers never see the config file's types.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bulkhead_core::{ChatModel, EmbeddingModel};
+use bulkhead_inference::{
+    Fault, FaultKind, OpenAiConfig, OpenAiProvider, SimulatedConfig, SimulatedProvider, Timeouts,
+};
+
+use crate::config::{
+    Config, ConfigError, Diagnostic, OpenAiProviderConfig, ProviderConfig, ProviderKind,
+    SimulatedFaultKind, SimulatedProviderConfig, cross_check,
+};
+use crate::gateway::{Gateway, ModelRoute};
+
+/// A constructed provider, seen through the two traits the gateway calls.
+struct Provider {
+    chat: Arc<dyn ChatModel>,
+    embeddings: Arc<dyn EmbeddingModel>,
+}
+
+pub(crate) fn from_config(config: &Config) -> Result<Gateway, ConfigError> {
+    // A config read from a file was checked with positions already; one built in code has
+    // not been, and the same rules apply to it.
+    let mut problems = Vec::new();
+    cross_check(config, None, &mut |_, message| {
+        problems.push(Diagnostic::unplaced(message));
+    });
+    if !problems.is_empty() {
+        return Err(ConfigError::new("config", problems));
+    }
+
+    let mut providers = HashMap::with_capacity(config.providers.len());
+    for provider in &config.providers {
+        match construct(provider) {
+            Ok(built) => {
+                providers.insert(provider.name.as_str(), built);
+            }
+            Err(e) => problems.push(Diagnostic::unplaced(format!(
+                "provider `{}` cannot be constructed: {}",
+                provider.name,
+                e.message()
+            ))),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ConfigError::new("config", problems));
+    }
+
+    let mut builder = Gateway::builder().max_body_bytes(config.server.max_body_bytes);
+    for model in &config.models {
+        // cross_check guarantees exactly one target naming a defined provider.
+        for target in model.targets.iter().take(1) {
+            if let Some(provider) = providers.get(target.provider.as_str()) {
+                builder = builder.route(
+                    ModelRoute::new(&model.name, provider.chat.clone())
+                        .embeddings(provider.embeddings.clone())
+                        .upstream(&target.provider, &target.model),
+                );
+            }
+        }
+    }
+    builder
+        .build()
+        .map_err(|e| ConfigError::new("config", e.diagnostics().to_vec()))
+}
+
+fn construct(provider: &ProviderConfig) -> bulkhead_core::Result<Provider> {
+    match &provider.kind {
+        ProviderKind::OpenAi(settings) => {
+            let built = Arc::new(OpenAiProvider::new(openai_config(
+                &provider.name,
+                settings,
+            ))?);
+            Ok(Provider {
+                chat: built.clone(),
+                embeddings: built,
+            })
+        }
+        ProviderKind::Simulated(settings) => {
+            let built = Arc::new(SimulatedProvider::new(simulated_config(
+                &provider.name,
+                settings,
+            )));
+            Ok(Provider {
+                chat: built.clone(),
+                embeddings: built,
+            })
+        }
+    }
+}
+
+fn openai_config(name: &str, settings: &OpenAiProviderConfig) -> OpenAiConfig {
+    let defaults = Timeouts::default();
+    let t = &settings.timeouts;
+    let mut config = OpenAiConfig::new(name, settings.base_url.clone());
+    config.api_key.clone_from(&settings.api_key);
+    config.headers.clone_from(&settings.headers);
+    config.timeouts = Timeouts {
+        connect: t.connect.unwrap_or(defaults.connect),
+        first_token: t.first_token.unwrap_or(defaults.first_token),
+        idle: t.idle.unwrap_or(defaults.idle),
+        total: t.total.unwrap_or(defaults.total),
+    };
+    config
+}
+
+fn simulated_config(name: &str, settings: &SimulatedProviderConfig) -> SimulatedConfig {
+    let mut config = SimulatedConfig {
+        name: name.to_owned(),
+        ..SimulatedConfig::default()
+    };
+    if let Some(latency) = settings.latency {
+        config.latency = latency;
+    }
+    if let Some(ttft) = settings.time_to_first_token {
+        config.time_to_first_token = ttft;
+    }
+    if let Some(tps) = settings.tokens_per_second {
+        config.tokens_per_second = Some(tps);
+    }
+    if let Some(seed) = settings.seed {
+        config.seed = seed;
+    }
+    if let Some(dimensions) = settings.embedding_dimensions {
+        config.embedding_dimensions = dimensions;
+    }
+    config.faults = settings
+        .faults
+        .iter()
+        .map(|f| Fault {
+            kind: match f.kind {
+                SimulatedFaultKind::RateLimited { retry_after } => {
+                    FaultKind::RateLimited { retry_after }
+                }
+                SimulatedFaultKind::ServerError => FaultKind::ServerError,
+                SimulatedFaultKind::Unavailable => FaultKind::Unavailable,
+                SimulatedFaultKind::Timeout => FaultKind::Timeout,
+                SimulatedFaultKind::StreamCut { after_chunks } => {
+                    FaultKind::StreamCut { after_chunks }
+                }
+            },
+            probability: f.probability,
+        })
+        .collect();
+    config
+}

@@ -1,0 +1,91 @@
+//! The TOML file's shape, as serde reads it.
+//!
+//! Every table denies unknown fields, so a typo (`max_body_byte`) or a section this version
+//! does not implement yet (`[retry]`) is an error at its line and column instead of a setting
+//! silently ignored. Values are kept [`Spanned`] so later checks can point at them too, and
+//! strings are kept raw: `${VAR}` substitution happens in `resolve`, where every missing
+//! variable can be reported, not only the first.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+type S<T> = Spanned<T>;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct File {
+    #[serde(default)]
+    pub(crate) server: Option<Server>,
+    #[serde(default)]
+    pub(crate) providers: Vec<S<Provider>>,
+    #[serde(default)]
+    pub(crate) models: Vec<S<Model>>,
+}
+
+/// `[server]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Server {
+    pub(crate) listen: Option<S<String>>,
+    pub(crate) max_body_bytes: Option<S<u64>>,
+}
+
+/// `[[providers]]`: the fields of every kind; `resolve` rejects those that do not apply.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Provider {
+    pub(crate) name: S<String>,
+    pub(crate) kind: S<String>,
+    // kind = "openai"
+    pub(crate) base_url: Option<S<String>>,
+    pub(crate) api_key: Option<S<String>>,
+    pub(crate) headers: Option<S<BTreeMap<S<String>, S<String>>>>,
+    pub(crate) timeouts: Option<S<Timeouts>>,
+    // kind = "simulated"
+    pub(crate) latency_ms: Option<S<u64>>,
+    pub(crate) time_to_first_token_ms: Option<S<u64>>,
+    pub(crate) tokens_per_second: Option<S<f64>>,
+    pub(crate) seed: Option<S<u64>>,
+    pub(crate) embedding_dimensions: Option<S<u64>>,
+    pub(crate) faults: Option<S<Vec<S<Fault>>>>,
+}
+
+/// `timeouts = { ... }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Timeouts {
+    pub(crate) connect_ms: Option<S<u64>>,
+    pub(crate) first_token_ms: Option<S<u64>>,
+    pub(crate) idle_ms: Option<S<u64>>,
+    pub(crate) total_ms: Option<S<u64>>,
+}
+
+/// One of `faults = [ ... ]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Fault {
+    pub(crate) kind: S<String>,
+    pub(crate) probability: S<f64>,
+    pub(crate) retry_after_ms: Option<S<u64>>,
+    pub(crate) after_chunks: Option<S<u64>>,
+}
+
+/// `[[models]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Model {
+    pub(crate) name: S<String>,
+    pub(crate) targets: Option<S<Vec<S<Target>>>>,
+}
+
+/// One of `targets = [ ... ]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Target {
+    pub(crate) provider: S<String>,
+    pub(crate) model: S<String>,
+    pub(crate) weight: Option<S<u64>>,
+}

@@ -1,0 +1,154 @@
+//! The TOML config file: reading it, substituting `${VAR}`, and checking it.
+//!
+//! Reading happens in three steps, each in its own module: `file` is the file's shape as
+//! serde sees it (unknown keys and sections are errors); `resolve` substitutes environment
+//! variables and checks each value; `validate` checks across entries (unique names, targets
+//! that exist). Every problem is reported with its line and column, and all of them are
+//! reported at once where the file could be parsed at all.
+//!
+//! The format, as implemented by this version:
+//!
+//! ```toml
+//! [server]                            # optional
+//! listen = "127.0.0.1:8080"           # default
+//! max_body_bytes = 4194304            # default; larger request bodies get 413
+//!
+//! [[providers]]
+//! name = "openai"
+//! kind = "openai"                     # "openai" | "simulated"
+//! base_url = "https://api.openai.com/v1"   # required for "openai"
+//! api_key = "${OPENAI_API_KEY}"       # optional
+//! headers = { "OpenAI-Organization" = "org-123" }   # optional
+//! timeouts = { connect_ms = 2000, first_token_ms = 15000, idle_ms = 30000, total_ms = 120000 }
+//!
+//! [[providers]]
+//! name = "sim"
+//! kind = "simulated"                  # every key below is optional
+//! latency_ms = 20
+//! time_to_first_token_ms = 50
+//! tokens_per_second = 200.0
+//! seed = 7
+//! embedding_dimensions = 256
+//! faults = [
+//!   { kind = "rate_limited", probability = 0.1, retry_after_ms = 2000 },
+//!   { kind = "stream_cut", probability = 0.05, after_chunks = 3 },
+//!   # also "server_error", "unavailable", "timeout"
+//! ]
+//!
+//! [[models]]
+//! name = "chat"                       # what clients send as "model"
+//! targets = [{ provider = "openai", model = "gpt-4o-mini", weight = 1 }]
+//! ```
+//!
+//! Exactly one target per model for now: several targets need routing, which arrives later,
+//! and accepting them while serving only the first would mislead. `weight` is accepted
+//! (at least 1) so files written for routing need no change then.
+
+mod error;
+mod file;
+mod interpolate;
+mod resolve;
+mod resolve_provider;
+mod types;
+mod validate;
+
+use std::path::Path;
+
+pub use error::{ConfigError, Diagnostic};
+pub use types::{
+    Config, ModelConfig, OpenAiProviderConfig, ProviderConfig, ProviderKind, ServerConfig,
+    SimulatedFault, SimulatedFaultKind, SimulatedProviderConfig, TargetConfig, TimeoutsConfig,
+};
+
+pub(crate) use validate::cross_check;
+
+use error::Diagnostics;
+
+const EMBEDDED_DEFAULT: &str = include_str!("../default.toml");
+
+impl Config {
+    /// The configuration `bulkhead-server` runs with when given none: one provider and one
+    /// model, both named `simulated` (upstream model `simulated-1`). No keys, no network.
+    pub fn embedded_default() -> Config {
+        match Self::from_toml_str_with_env(EMBEDDED_DEFAULT, "<embedded default>", &|_| None) {
+            Ok(config) => config,
+            // The embedded file is checked by this crate's tests; reaching this is a build
+            // that shipped a broken default, which no caller could recover from.
+            Err(e) => panic!("the embedded default configuration is invalid: {e}"),
+        }
+    }
+
+    /// Parse and check a TOML config; `origin` names it in error messages (usually its path).
+    /// `${VAR}` is replaced from the process environment.
+    pub fn from_toml_str(source: &str, origin: &str) -> Result<Config, ConfigError> {
+        Self::from_toml_str_with_env(source, origin, &|name| std::env::var(name).ok())
+    }
+
+    /// Like [`from_toml_str`](Self::from_toml_str), with `${VAR}` looked up through `env`
+    /// instead of the process environment: for tests, and for secrets kept elsewhere.
+    pub fn from_toml_str_with_env(
+        source: &str,
+        origin: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut diags = Diagnostics::new(source);
+        let file: file::File = match toml::from_str(source) {
+            Ok(file) => file,
+            Err(e) => {
+                let span = e.span().unwrap_or(0..0);
+                diags.at(span, parse_message(e.message()));
+                return Err(ConfigError::new(origin, diags.finish()));
+            }
+        };
+        let (config, places) = resolve::Resolver {
+            diags: &mut diags,
+            env,
+        }
+        .resolve(file);
+        cross_check(&config, Some(&places), &mut |place, message| match place {
+            Some(span) => diags.at(span, message),
+            None => diags.at(0..0, message),
+        });
+        if diags.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::new(origin, diags.finish()))
+        }
+    }
+
+    /// Read and check the config file at `path`; errors name the path.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let origin = path.display().to_string();
+        let source = std::fs::read_to_string(path).map_err(|e| ConfigError::io(&origin, e))?;
+        Self::from_toml_str(&source, &origin)
+    }
+}
+
+/// Keys that later versions add; naming them in a file earns a hint rather than only
+/// "unknown field", so an operator copying a newer example knows what is going on.
+const LATER: &[&str] = &[
+    "retry",
+    "circuit_breaker",
+    "cache",
+    "keys",
+    "limits",
+    "pricing",
+    "telemetry",
+    "strategy",
+    "fallbacks",
+    "on_context_window_exceeded",
+];
+
+/// toml's message, on one line, with a hint for keys of later versions.
+fn parse_message(message: &str) -> String {
+    let mut text = message.trim_end().replace('\n', "; ");
+    let unknown = text
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split('`').next());
+    if let Some(key) = unknown.filter(|k| LATER.contains(k)) {
+        text.push_str(&format!(
+            "; `{key}` is not supported by this version of Bulkhead yet"
+        ));
+    }
+    text
+}

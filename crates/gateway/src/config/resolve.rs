@@ -1,0 +1,153 @@
+//! From the file's shape to [`Config`]: substitute `${VAR}`, check each value, and keep the
+//! places that the cross-checks in `validate` need.
+//!
+//! Nothing here stops at the first problem: a bad value is recorded and replaced by a
+//! placeholder so the rest of the file is still checked.
+
+use std::ops::Range;
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::error::Diagnostics;
+use super::file;
+use super::interpolate::interpolate;
+use super::types::{Config, ModelConfig, ServerConfig, TargetConfig};
+
+/// Where the names that cross-checks compare were written.
+#[derive(Debug, Default)]
+pub(crate) struct Places {
+    /// Per provider: its `name` value.
+    pub(crate) providers: Vec<Range<usize>>,
+    /// Per model: its `name` value, and per target its `provider` value.
+    pub(crate) models: Vec<(Range<usize>, Vec<Range<usize>>)>,
+}
+
+pub(crate) struct Resolver<'a, 'd> {
+    pub(crate) diags: &'d mut Diagnostics<'a>,
+    pub(crate) env: &'d dyn Fn(&str) -> Option<String>,
+}
+
+impl Resolver<'_, '_> {
+    pub(crate) fn resolve(&mut self, file: file::File) -> (Config, Places) {
+        let mut places = Places::default();
+        let server = self.server(file.server);
+        let mut providers = Vec::with_capacity(file.providers.len());
+        for provider in file.providers {
+            let provider = provider.into_inner();
+            places.providers.push(provider.name.span());
+            providers.push(self.provider(provider));
+        }
+        let mut models = Vec::with_capacity(file.models.len());
+        for model in file.models {
+            let model = model.into_inner();
+            let targets_places = model
+                .targets
+                .as_ref()
+                .map(|t| {
+                    t.get_ref()
+                        .iter()
+                        .map(|t| t.get_ref().provider.span())
+                        .collect()
+                })
+                .unwrap_or_default();
+            places.models.push((model.name.span(), targets_places));
+            models.push(self.model(model));
+        }
+        let config = Config {
+            server,
+            providers,
+            models,
+        };
+        (config, places)
+    }
+
+    /// The interpolated value of a string; on failure the problems are recorded and the raw
+    /// text is returned so checking can go on.
+    pub(super) fn string(&mut self, value: &Spanned<String>) -> String {
+        match interpolate(value.get_ref(), self.env) {
+            Ok(s) => s.into_owned(),
+            Err(problems) => {
+                for problem in problems {
+                    self.diags.at(value.span(), problem.message());
+                }
+                value.get_ref().clone()
+            }
+        }
+    }
+
+    pub(super) fn millis(&mut self, value: &Spanned<u64>, what: &str) -> Duration {
+        if *value.get_ref() == 0 {
+            self.diags
+                .at(value.span(), format!("`{what}` must be greater than 0"));
+        }
+        Duration::from_millis(*value.get_ref())
+    }
+
+    fn server(&mut self, server: Option<file::Server>) -> ServerConfig {
+        let mut config = ServerConfig::default();
+        let Some(server) = server else { return config };
+        if let Some(listen) = &server.listen {
+            let text = self.string(listen);
+            match text.parse() {
+                Ok(addr) => config.listen = addr,
+                Err(_) => self.diags.at(
+                    listen.span(),
+                    format!(
+                        "`listen` must be an IP address and port, like \"127.0.0.1:8080\" or \"[::]:8080\"; got \"{text}\""
+                    ),
+                ),
+            }
+        }
+        if let Some(max) = &server.max_body_bytes {
+            match usize::try_from(*max.get_ref()) {
+                Ok(0) => self
+                    .diags
+                    .at(max.span(), "`max_body_bytes` must be greater than 0"),
+                Ok(n) => config.max_body_bytes = n,
+                Err(_) => self.diags.at(max.span(), "`max_body_bytes` is too large"),
+            }
+        }
+        config
+    }
+
+    fn model(&mut self, m: file::Model) -> ModelConfig {
+        let name = self.string(&m.name);
+        if name.is_empty() {
+            self.diags
+                .at(m.name.span(), "model `name` must not be empty");
+        }
+        let mut targets = Vec::new();
+        for target in m.targets.iter().flat_map(|t| t.get_ref()) {
+            let t = target.get_ref();
+            let provider = self.string(&t.provider);
+            let model = self.string(&t.model);
+            if model.is_empty() {
+                self.diags
+                    .at(t.model.span(), "target `model` must not be empty");
+            } else if http::HeaderValue::from_str(&model).is_err() {
+                self.diags.at(
+                    t.model.span(),
+                    "target `model` must be printable ASCII (it is sent in the x-bulkhead-model header)",
+                );
+            }
+            let weight = match &t.weight {
+                None => 1,
+                Some(w) => match u32::try_from(*w.get_ref()) {
+                    Ok(w) if w > 0 => w,
+                    _ => {
+                        self.diags
+                            .at(w.span(), "`weight` must be between 1 and 4294967295");
+                        1
+                    }
+                },
+            };
+            targets.push(TargetConfig {
+                provider,
+                model,
+                weight,
+            });
+        }
+        ModelConfig { name, targets }
+    }
+}

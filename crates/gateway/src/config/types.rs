@@ -1,0 +1,201 @@
+//! The configuration as the gateway uses it: plain values, environment already substituted.
+//!
+//! These types are what [`Config::from_toml_str`](crate::Config::from_toml_str) produces and
+//! what [`Gateway::build`](crate::Gateway::build) consumes; they can also be built in code.
+//! They know nothing of TOML, and provider crates know nothing of them: the gateway converts
+//! them explicitly into each provider's own config struct.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// The whole gateway configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The HTTP server's settings.
+    pub server: ServerConfig,
+    /// Upstream providers, each constructed once with its own pooled client.
+    pub providers: Vec<ProviderConfig>,
+    /// The model names clients may send, each mapped to a provider and upstream model.
+    pub models: Vec<ModelConfig>,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Where to listen; default `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+    /// The largest request body accepted; larger bodies get 413. Default 4 MiB.
+    pub max_body_bytes: usize,
+}
+
+impl ServerConfig {
+    /// The default listen address, `127.0.0.1:8080`.
+    pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+        std::net::Ipv4Addr::LOCALHOST,
+        8080,
+    ));
+    /// The default body limit, 4 MiB.
+    pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: Self::DEFAULT_LISTEN,
+            max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+/// `[[providers]]`: one upstream, by name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderConfig {
+    /// The name targets refer to, and the `x-bulkhead-provider` response header.
+    pub name: String,
+    /// What kind of upstream it is, with that kind's settings.
+    pub kind: ProviderKind,
+}
+
+/// The kind of a provider (`kind = "..."` in the file) and its settings.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ProviderKind {
+    /// `"openai"`: any OpenAI-compatible API (OpenAI, vLLM, Ollama, Groq, ...).
+    OpenAi(OpenAiProviderConfig),
+    /// `"simulated"`: an in-process model with scripted latency and faults; no network.
+    Simulated(SimulatedProviderConfig),
+}
+
+impl ProviderKind {
+    /// The name used for `kind` in the file.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ProviderKind::OpenAi(_) => "openai",
+            ProviderKind::Simulated(_) => "simulated",
+        }
+    }
+}
+
+/// Settings of an OpenAI-compatible provider.
+#[derive(Clone, PartialEq)]
+pub struct OpenAiProviderConfig {
+    /// The API root, e.g. `https://api.openai.com/v1`.
+    pub base_url: String,
+    /// Sent as `Authorization: Bearer ...`; never printed by `Debug`.
+    pub api_key: Option<String>,
+    /// Extra headers sent with every request; values are never printed by `Debug`.
+    pub headers: Vec<(String, String)>,
+    /// Deadlines; unset ones keep the provider's defaults.
+    pub timeouts: TimeoutsConfig,
+}
+
+impl OpenAiProviderConfig {
+    /// Settings for `base_url` with no key, no headers and default timeouts.
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Self {
+            base_url: base_url.into(),
+            api_key: None,
+            headers: Vec::new(),
+            timeouts: TimeoutsConfig::default(),
+        }
+    }
+}
+
+impl fmt::Debug for OpenAiProviderConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(name, _)| (name.as_str(), "<redacted>"))
+            .collect();
+        f.debug_struct("OpenAiProviderConfig")
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("headers", &headers)
+            .field("timeouts", &self.timeouts)
+            .finish()
+    }
+}
+
+/// `timeouts = { connect_ms, first_token_ms, idle_ms, total_ms }`; `None` keeps the default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeoutsConfig {
+    /// Establishing the connection.
+    pub connect: Option<Duration>,
+    /// Until the first streamed chunk, or the response headers of a JSON call.
+    pub first_token: Option<Duration>,
+    /// The longest gap between two reads of the response body.
+    pub idle: Option<Duration>,
+    /// The whole call.
+    pub total: Option<Duration>,
+}
+
+/// Settings of the simulated provider; `None` keeps the provider's default.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SimulatedProviderConfig {
+    /// Delay before the answer starts.
+    pub latency: Option<Duration>,
+    /// Delay until the first streamed chunk.
+    pub time_to_first_token: Option<Duration>,
+    /// Streaming pace.
+    pub tokens_per_second: Option<f64>,
+    /// Seed of the fault dice and the generated text.
+    pub seed: Option<u64>,
+    /// Length of the generated embedding vectors.
+    pub embedding_dimensions: Option<usize>,
+    /// Faults injected at random.
+    pub faults: Vec<SimulatedFault>,
+}
+
+/// One fault the simulated provider injects, with its probability per call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimulatedFault {
+    /// What goes wrong.
+    pub kind: SimulatedFaultKind,
+    /// The chance, from 0 to 1, that a call suffers it.
+    pub probability: f64,
+}
+
+/// What goes wrong in a [`SimulatedFault`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SimulatedFaultKind {
+    /// `"rate_limited"`: a 429 with this retry-after (`retry_after_ms`, default 1000).
+    RateLimited {
+        /// The retry-after the fault carries.
+        retry_after: Duration,
+    },
+    /// `"server_error"`: a 500.
+    ServerError,
+    /// `"unavailable"`: a 503.
+    Unavailable,
+    /// `"timeout"`: the call times out.
+    Timeout,
+    /// `"stream_cut"`: the stream breaks after `after_chunks` chunks.
+    StreamCut {
+        /// Chunks delivered before the cut.
+        after_chunks: usize,
+    },
+}
+
+/// `[[models]]`: a name clients send as `model`, and where it is served.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelConfig {
+    /// What clients send as `"model"`.
+    pub name: String,
+    /// Where the model is served. This version serves every request from the single target;
+    /// several targets with weights need routing, which arrives in a later version.
+    pub targets: Vec<TargetConfig>,
+}
+
+/// One deployment of a model: a provider and the model name upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetConfig {
+    /// The provider's name.
+    pub provider: String,
+    /// The model name sent upstream, and the `x-bulkhead-model` response header.
+    pub model: String,
+    /// Relative share of traffic once routing lands; default 1.
+    pub weight: u32,
+}

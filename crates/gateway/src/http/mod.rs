@@ -1,0 +1,79 @@
+//! The OpenAI-compatible HTTP API: routes, and the glue between HTTP and the model traits.
+//!
+//! Each endpoint has its module; `error` is the one place errors become statuses and bodies,
+//! `sse` the one place chunks become bytes on the wire.
+
+mod chat;
+mod embeddings;
+pub(crate) mod error;
+pub(crate) mod models;
+mod request_id;
+mod sse;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use http::header::CONTENT_TYPE;
+use http::{HeaderName, HeaderValue, Method, Uri};
+
+use crate::gateway::{Gateway, Route};
+use error::ApiError;
+
+pub(crate) const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) const X_BULKHEAD_PROVIDER: HeaderName = HeaderName::from_static("x-bulkhead-provider");
+pub(crate) const X_BULKHEAD_MODEL: HeaderName = HeaderName::from_static("x-bulkhead-model");
+
+/// The router of a gateway.
+pub(crate) fn router(gateway: Gateway) -> Router {
+    let limit = gateway.inner.max_body_bytes;
+    Router::new()
+        .route("/v1/chat/completions", post(chat::handle))
+        .route("/v1/embeddings", post(embeddings::handle))
+        .route("/v1/models", get(models::list))
+        .route("/v1/models/{*id}", get(models::retrieve))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(unknown_url)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(request_id::layer))
+        .with_state(gateway)
+}
+
+/// The process is up.
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// The gateway is built and serving. Later versions also check the stores they need.
+async fn readyz() -> Response {
+    json_static(r#"{"status":"ready"}"#)
+}
+
+async fn unknown_url(method: Method, uri: Uri) -> Response {
+    ApiError::unknown_url(&method, uri.path()).into_response()
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    ApiError::method_not_allowed(&method, uri.path()).into_response()
+}
+
+fn json_static(body: &'static str) -> Response {
+    (
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        body,
+    )
+        .into_response()
+}
+
+/// Set the provider and model headers of a successful answer.
+fn set_route_headers(response: &mut Response, route: &Route) {
+    let headers = response.headers_mut();
+    if let Some(v) = &route.provider_header {
+        headers.insert(X_BULKHEAD_PROVIDER, v.clone());
+    }
+    if let Some(v) = &route.model_header {
+        headers.insert(X_BULKHEAD_MODEL, v.clone());
+    }
+}
