@@ -1,16 +1,13 @@
 //! `POST /v1/chat/completions`: parse, resolve the model, call it, answer JSON or SSE.
 
-use axum::body::Body;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Extension, State};
 use axum::response::{IntoResponse, Response};
 use bulkhead_core::{ChatModel as _, ChatRequest, RequestId};
 use bytes::Bytes;
-use http::HeaderValue;
-use http::header::CONTENT_TYPE;
 
 use super::error::ApiError;
-use super::{set_route_headers, sse};
+use super::{json_answer, parse_body, sse};
 use crate::gateway::Gateway;
 
 pub(crate) async fn handle(
@@ -18,18 +15,10 @@ pub(crate) async fn handle(
     Extension(id): Extension<RequestId>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) => {
-            return ApiError::body_rejected(rejection.status(), gateway.inner.max_body_bytes)
-                .into_response();
-        }
-    };
-    let mut request: ChatRequest = match serde_json::from_slice(&body) {
+    let mut request: ChatRequest = match parse_body(body, gateway.inner.max_body_bytes) {
         Ok(request) => request,
-        Err(e) => return ApiError::invalid_body(&e).into_response(),
+        Err(error) => return (*error).into_response(),
     };
-    drop(body);
     if request.messages.is_empty() {
         return ApiError::empty("messages", "message").into_response();
     }
@@ -45,17 +34,7 @@ pub(crate) async fn handle(
         return sse::respond(route, request).await;
     }
     match route.chat.chat(request).await {
-        Ok(answer) => match serde_json::to_vec(&answer) {
-            Ok(json) => {
-                let mut response = Response::new(Body::from(json));
-                response
-                    .headers_mut()
-                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                set_route_headers(&mut response, &route);
-                response
-            }
-            Err(_) => ApiError::internal("could not serialize the answer").into_response(),
-        },
+        Ok(answer) => json_answer(&answer, &route),
         Err(e) => ApiError::upstream(&e, &route).into_response(),
     }
 }

@@ -11,11 +11,16 @@ mod request_id;
 mod sse;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
+use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderName, HeaderValue, Method, Uri};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::gateway::{Gateway, Route};
 use error::ApiError;
@@ -75,5 +80,32 @@ fn set_route_headers(response: &mut Response, route: &Route) {
     }
     if let Some(v) = &route.model_header {
         headers.insert(X_BULKHEAD_MODEL, v.clone());
+    }
+}
+
+/// Read a JSON request body: a rejected body (over the limit) or malformed JSON becomes the
+/// error response the client gets.
+fn parse_body<T: DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+    max_body_bytes: usize,
+) -> Result<T, Box<ApiError>> {
+    let body = body.map_err(|rejection| {
+        Box::new(ApiError::body_rejected(rejection.status(), max_body_bytes))
+    })?;
+    serde_json::from_slice(&body).map_err(|e| Box::new(ApiError::invalid_body(&e)))
+}
+
+/// A successful JSON answer, with the headers naming the deployment that gave it.
+fn json_answer<T: Serialize>(answer: &T, route: &Route) -> Response {
+    match serde_json::to_vec(answer) {
+        Ok(json) => {
+            let mut response = Response::new(Body::from(json));
+            response
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            set_route_headers(&mut response, route);
+            response
+        }
+        Err(_) => ApiError::internal("could not serialize the answer").into_response(),
     }
 }
