@@ -4,7 +4,8 @@
 //! Insert them with `request.extensions.insert(RequestId::new("..."))`.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// The id of a request, echoed in `x-request-id` and attached to its spans.
@@ -58,5 +59,89 @@ impl Deadline {
     /// Time left before the deadline (zero once passed).
     pub fn remaining(&self) -> Duration {
         self.0.saturating_duration_since(Instant::now())
+    }
+}
+
+/// Facts the stack reports back about how a request was served: which deployment answered and
+/// how many upstream attempts were made.
+///
+/// The caller (the gateway) puts one in the request's extensions before calling the stack, and
+/// keeps a clone; layers that know a fact write it in (routing the deployment, retry each
+/// attempt). Clones share one record, so a fact written deep in the stack reaches the HTTP
+/// edge, which turns it into `x-bulkhead-provider`, `x-bulkhead-model` and
+/// `x-bulkhead-attempts`.
+#[derive(Debug, Clone, Default)]
+pub struct CallReport(Arc<CallReportInner>);
+
+#[derive(Debug, Default)]
+struct CallReportInner {
+    attempts: AtomicU32,
+    deployment: Mutex<Option<Deployment>>,
+}
+
+/// A provider and the upstream model it was asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Deployment {
+    /// The provider's configured name.
+    pub provider: Arc<str>,
+    /// The model name sent upstream.
+    pub model: Arc<str>,
+}
+
+impl CallReport {
+    /// An empty report.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Count one upstream attempt.
+    pub fn record_attempt(&self) {
+        self.0.attempts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Upstream attempts counted so far.
+    pub fn attempts(&self) -> u32 {
+        self.0.attempts.load(Ordering::Relaxed)
+    }
+
+    /// Record the deployment now serving the request; the last one recorded is the one that
+    /// answered.
+    pub fn set_deployment(&self, deployment: Deployment) {
+        *self.0.deployment.lock().unwrap_or_else(PoisonError::into_inner) = Some(deployment);
+    }
+
+    /// The deployment recorded last, if any.
+    pub fn deployment(&self) -> Option<Deployment> {
+        self.0
+            .deployment
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clones_share_one_report_and_the_last_deployment_wins() {
+        let report = CallReport::new();
+        let deep = report.clone();
+        deep.record_attempt();
+        deep.set_deployment(Deployment {
+            provider: "primary".into(),
+            model: "a".into(),
+        });
+        deep.record_attempt();
+        deep.set_deployment(Deployment {
+            provider: "fallback".into(),
+            model: "b".into(),
+        });
+        assert_eq!(report.attempts(), 2);
+        assert_eq!(
+            report.deployment().map(|d| d.provider),
+            Some(Arc::from("fallback"))
+        );
     }
 }

@@ -38,7 +38,7 @@ pub use embedding::{
     Embedding, EmbeddingInput, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage, EmbeddingVector,
 };
 pub use error::{Error, ErrorKind, Result};
-pub use extensions::{Deadline, RequestId, Tenant};
+pub use extensions::{CallReport, Deadline, Deployment, RequestId, Tenant};
 pub use model::{ChatModel, ChatStream, EmbeddingModel};
 pub use nullable::Nullable;
 pub use stream::{ChunkAccumulator, collect_stream, replay_as_chunks};
