@@ -1,0 +1,124 @@
+//! `gateway_stack`: the gateway's own per-request and per-chunk cost, with nothing else in
+//! the way.
+//!
+//! The embedded default gateway (one zero-latency simulated provider, model `simulated`) is
+//! called through its axum `Router` with `tower::ServiceExt::oneshot`: no socket and no hyper,
+//! but everything the gateway itself does (request-id middleware, body limit, routing, JSON
+//! parse, model lookup, the provider call, JSON or SSE encoding, response headers), and the
+//! response body read to its end.
+//!
+//! - `json`: `POST /v1/chat/completions` with a small realistic body; time per request.
+//! - `stream/N_chunks`: the same with `"stream": true` and `include_usage`, body drained;
+//!   throughput counts the SSE chunk events (`data: [DONE]` not counted), so criterion prints
+//!   a per-chunk rate. The simulated provider's per-answer work is included.
+//! - `stream_min/N_chunks`: the same stream capped at `max_tokens: 1`; the difference from
+//!   `stream` divided by the difference in chunks is the marginal cost of one more chunk.
+//!
+//! Targets from the issue: at most 10 µs per JSON request and 1 µs per streamed chunk.
+//!
+//! ```text
+//! cargo bench -p bulkhead-gateway --bench stack
+//! # a quick look:
+//! cargo bench -p bulkhead-gateway --bench stack -- --warm-up-time 1 --measurement-time 3
+//! # before and after a change:
+//! cargo bench -p bulkhead-gateway --bench stack -- --save-baseline before
+//! cargo bench -p bulkhead-gateway --bench stack -- --baseline before
+//! ```
+
+use std::hint::black_box;
+
+use axum::Router;
+use axum::body::Body;
+use bulkhead_gateway::{Config, Gateway};
+use bytes::Bytes;
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use http::{Method, Request, StatusCode, header};
+use tower::ServiceExt as _;
+
+const JSON_BODY: &str = r#"{"model":"simulated","messages":[{"role":"system","content":"You are a concise assistant."},{"role":"user","content":"Summarise why per-request overhead matters for an AI gateway."}],"temperature":0.7,"max_tokens":256}"#;
+
+const STREAM_BODY: &str = r#"{"model":"simulated","messages":[{"role":"system","content":"You are a concise assistant."},{"role":"user","content":"Summarise why per-request overhead matters for an AI gateway."}],"temperature":0.7,"max_tokens":256,"stream":true,"stream_options":{"include_usage":true}}"#;
+
+const STREAM_MIN_BODY: &str = r#"{"model":"simulated","messages":[{"role":"system","content":"You are a concise assistant."},{"role":"user","content":"Summarise why per-request overhead matters for an AI gateway."}],"temperature":0.7,"max_tokens":1,"stream":true,"stream_options":{"include_usage":true}}"#;
+
+fn request(body: &'static str) -> Request<Body> {
+    Request::builder()
+        .method(Method::POST)
+        .uri("/v1/chat/completions")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(Bytes::from_static(body.as_bytes())))
+        .expect("a valid request")
+}
+
+/// One request through the router, the body read to its end.
+async fn call(router: Router, request: Request<Body>) -> (StatusCode, Bytes) {
+    let response = match router.oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("the body reads");
+    (status, body)
+}
+
+/// The chunk events of an SSE body (`data: [DONE]` excluded).
+fn chunk_events(body: &[u8]) -> usize {
+    let text = std::str::from_utf8(body).expect("SSE is UTF-8");
+    assert!(text.ends_with("data: [DONE]\n\n"), "a complete stream");
+    text.split("\n\n")
+        .filter(|event| event.starts_with("data: {"))
+        .count()
+}
+
+fn gateway_stack(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a tokio runtime");
+    let gateway = Gateway::build(&Config::embedded_default()).expect("the default config builds");
+    let router = gateway.router();
+
+    let check = |body| {
+        let (status, bytes) = runtime.block_on(call(router.clone(), request(body)));
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{}",
+            String::from_utf8_lossy(&bytes)
+        );
+        bytes
+    };
+    check(JSON_BODY);
+    let stream_chunks = chunk_events(&check(STREAM_BODY));
+    let stream_min_chunks = chunk_events(&check(STREAM_MIN_BODY));
+
+    let mut group = c.benchmark_group("gateway_stack");
+    let mut bench = |name: String, body: &'static str, chunks: Option<usize>| {
+        if let Some(chunks) = chunks {
+            group.throughput(Throughput::Elements(chunks as u64));
+        }
+        group.bench_function(name, |b| {
+            b.to_async(&runtime).iter_batched(
+                || (router.clone(), request(body)),
+                |(router, request)| async move { black_box(call(router, request).await) },
+                BatchSize::SmallInput,
+            )
+        });
+    };
+    bench("json".to_owned(), JSON_BODY, None);
+    bench(
+        format!("stream/{stream_chunks}_chunks"),
+        STREAM_BODY,
+        Some(stream_chunks),
+    );
+    bench(
+        format!("stream_min/{stream_min_chunks}_chunks"),
+        STREAM_MIN_BODY,
+        Some(stream_min_chunks),
+    );
+    group.finish();
+}
+
+criterion_group!(benches, gateway_stack);
+criterion_main!(benches);
