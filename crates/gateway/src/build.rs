@@ -1,5 +1,9 @@
 //! Assembly: turn a checked [`Config`] into providers and routes.
 //!
+//! Every model, even one with a single target, is served through `bulkhead-orchestration`'s
+//! [`Routes`], so headers always name the deployment that answered; an alias with one target
+//! and no fallbacks is a pass-through there (no clone, errors unchanged).
+//!
 //! Each provider is constructed exactly once, so every model that targets it shares its
 //! pooled HTTP client. The config structs are converted field by field into the providers'
 //! own config structs here, and only here: providers never see the config file's types.
@@ -12,9 +16,13 @@ use bulkhead_inference::{
     Fault, FaultKind, OpenAiConfig, OpenAiProvider, SimulatedConfig, SimulatedProvider, Timeouts,
 };
 
+use bulkhead_orchestration::{
+    LeastInFlight, P2c, RoundRobin, Route, Router, Routes, Target, Weighted,
+};
+
 use crate::config::{
     Config, ConfigError, Diagnostic, OpenAiProviderConfig, ProviderConfig, ProviderKind,
-    SimulatedFaultKind, SimulatedProviderConfig, cross_check,
+    SimulatedFaultKind, SimulatedProviderConfig, StrategyKind, cross_check,
 };
 use crate::gateway::{Gateway, ModelRoute};
 
@@ -52,22 +60,64 @@ pub(crate) fn from_config(config: &Config) -> Result<Gateway, ConfigError> {
         return Err(ConfigError::new("config", problems));
     }
 
+    let routes = routes(config, &providers)
+        .map_err(|e| ConfigError::new("config", vec![Diagnostic::unplaced(e.to_string())]))?;
     let mut builder = Gateway::builder().max_body_bytes(config.server.max_body_bytes);
     for model in &config.models {
-        // cross_check guarantees exactly one target naming a defined provider.
-        for target in model.targets.iter().take(1) {
-            if let Some(provider) = providers.get(target.provider.as_str()) {
-                builder = builder.route(
-                    ModelRoute::new(&model.name, provider.chat.clone())
-                        .embeddings(provider.embeddings.clone())
-                        .upstream(&target.provider, &target.model),
-                );
-            }
+        let Some(chat) = routes.model(&model.name) else {
+            continue;
+        };
+        let mut route = ModelRoute::new(&model.name, Arc::new(chat));
+        if let Some(embeddings) = routes.embeddings(&model.name) {
+            route = route.embeddings(Arc::new(embeddings));
         }
+        builder = builder.route(route);
     }
     builder
         .build()
         .map_err(|e| ConfigError::new("config", e.diagnostics().to_vec()))
+}
+
+/// Every `[[models]]` entry as an alias of one [`Routes`]: a router over its targets with its
+/// strategy, and its fallbacks by name. The router rewrites `model` for each target and
+/// records the deployment that answered, which the HTTP edge turns into headers.
+fn routes(
+    config: &Config,
+    providers: &HashMap<&str, Provider>,
+) -> Result<Routes, bulkhead_orchestration::BuildError> {
+    let mut builder = Routes::builder();
+    for model in &config.models {
+        let mut router = Router::builder(model.name.as_str());
+        router = match model.strategy {
+            StrategyKind::RoundRobin => router.strategy(RoundRobin::new()),
+            StrategyKind::LeastInFlight => router.strategy(LeastInFlight::new()),
+            StrategyKind::P2c => router.strategy(P2c::new()),
+            _ => router.strategy(Weighted::new()),
+        };
+        // cross_check guarantees every target names a defined provider.
+        for target in &model.targets {
+            if let Some(provider) = providers.get(target.provider.as_str()) {
+                router = router.target(
+                    Target::new(
+                        target.provider.as_str(),
+                        target.model.as_str(),
+                        provider.chat.clone(),
+                    )
+                    .embeddings(provider.embeddings.clone())
+                    .weight(target.weight),
+                );
+            }
+        }
+        let mut route = Route::new(router.build()?);
+        for fallback in &model.fallbacks {
+            route = route.fallback(fallback);
+        }
+        if let Some(long) = &model.on_context_window_exceeded {
+            route = route.on_context_window_exceeded(long);
+        }
+        builder = builder.route(route);
+    }
+    builder.build()
 }
 
 fn construct(provider: &ProviderConfig) -> bulkhead_core::Result<Provider> {

@@ -50,6 +50,6 @@ mod http;
 pub use config::{
     Config, ConfigError, Diagnostic, ModelConfig, OpenAiProviderConfig, ProviderConfig,
     ProviderKind, ServerConfig, SimulatedFault, SimulatedFaultKind, SimulatedProviderConfig,
-    TargetConfig, TimeoutsConfig,
+    StrategyKind, TargetConfig, TimeoutsConfig,
 };
 pub use gateway::{Gateway, GatewayBuilder, ModelRoute};

@@ -241,7 +241,6 @@ targets = [{ provider = "a", model = "${MISSING_ONE}" }]
         ("13:46", "`probability` must be between 0 and 1"),
         ("16:8", "model `m` has no targets"),
         ("20:8", "model `m` is defined more than once"),
-        ("21:58", "model `m` has 2 targets"),
         ("21:58", "targets provider `b`, which is not defined"),
         ("21:85", "`weight` must be between 1"),
         ("25:38", "`MISSING_ONE`"),

@@ -78,7 +78,10 @@ pub(crate) struct Fault {
 #[serde(deny_unknown_fields)]
 pub(crate) struct Model {
     pub(crate) name: S<String>,
+    pub(crate) strategy: Option<S<String>>,
     pub(crate) targets: Option<S<Vec<S<Target>>>>,
+    pub(crate) fallbacks: Option<S<Vec<S<String>>>>,
+    pub(crate) on_context_window_exceeded: Option<S<String>>,
 }
 
 /// One of `targets = [ ... ]`.

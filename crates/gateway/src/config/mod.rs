@@ -37,12 +37,19 @@
 //!
 //! [[models]]
 //! name = "chat"                       # what clients send as "model"
-//! targets = [{ provider = "openai", model = "gpt-4o-mini", weight = 1 }]
+//! strategy = "weighted"               # default; "round_robin" | "least_in_flight" | "p2c"
+//! targets = [                         # 1 to 64 deployments; weight >= 1, default 1
+//!   { provider = "openai", model = "gpt-4o-mini", weight = 3 },
+//!   { provider = "sim", model = "sim-1" },
+//! ]
+//! fallbacks = ["chat-big"]            # optional: tried in order when every target failed
+//! on_context_window_exceeded = "chat-long"   # optional: where too-long prompts go
 //! ```
 //!
-//! Exactly one target per model for now: several targets need routing, which arrives later,
-//! and accepting them while serving only the first would mislead. `weight` is accepted
-//! (at least 1) so files written for routing need no change then.
+//! Fallbacks and `on_context_window_exceeded` name other `[[models]]`; an unknown name, a
+//! model naming itself, or a cycle (`a -> b -> a`) is an error at the name that closes it.
+//! What the strategies do and when a fallback is taken is documented in
+//! `bulkhead-orchestration`.
 
 mod error;
 mod file;
@@ -57,7 +64,8 @@ use std::path::Path;
 pub use error::{ConfigError, Diagnostic};
 pub use types::{
     Config, ModelConfig, OpenAiProviderConfig, ProviderConfig, ProviderKind, ServerConfig,
-    SimulatedFault, SimulatedFaultKind, SimulatedProviderConfig, TargetConfig, TimeoutsConfig,
+    SimulatedFault, SimulatedFaultKind, SimulatedProviderConfig, StrategyKind, TargetConfig,
+    TimeoutsConfig,
 };
 
 pub(crate) use validate::cross_check;
@@ -134,9 +142,6 @@ const LATER: &[&str] = &[
     "limits",
     "pricing",
     "telemetry",
-    "strategy",
-    "fallbacks",
-    "on_context_window_exceeded",
 ];
 
 /// toml's message, on one line, with a hint for keys of later versions.

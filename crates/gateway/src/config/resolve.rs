@@ -12,7 +12,7 @@ use toml::Spanned;
 use super::error::Diagnostics;
 use super::file;
 use super::interpolate::interpolate;
-use super::types::{Config, ModelConfig, ServerConfig, TargetConfig};
+use super::types::{Config, ModelConfig, ServerConfig, StrategyKind, TargetConfig};
 
 /// Where the names that cross-checks compare were written.
 #[derive(Debug, Default)]
@@ -21,7 +21,12 @@ pub(crate) struct Places {
     pub(crate) providers: Vec<Range<usize>>,
     /// Per model: its `name` value, and per target its `provider` value.
     pub(crate) models: Vec<(Range<usize>, Vec<Range<usize>>)>,
+    /// Per model: each `fallbacks` entry, and the `on_context_window_exceeded` value.
+    pub(crate) links: Vec<LinkPlaces>,
 }
+
+/// Where one model's `fallbacks` entries and `on_context_window_exceeded` value were written.
+pub(crate) type LinkPlaces = (Vec<Range<usize>>, Option<Range<usize>>);
 
 pub(crate) struct Resolver<'a, 'd> {
     pub(crate) diags: &'d mut Diagnostics<'a>,
@@ -52,6 +57,14 @@ impl Resolver<'_, '_> {
                 })
                 .unwrap_or_default();
             places.models.push((model.name.span(), targets_places));
+            places.links.push((
+                model
+                    .fallbacks
+                    .as_ref()
+                    .map(|f| f.get_ref().iter().map(Spanned::span).collect())
+                    .unwrap_or_default(),
+                model.on_context_window_exceeded.as_ref().map(Spanned::span),
+            ));
             models.push(self.model(model));
         }
         let config = Config {
@@ -148,6 +161,40 @@ impl Resolver<'_, '_> {
                 weight,
             });
         }
-        ModelConfig { name, targets }
+        let strategy = match &m.strategy {
+            None => StrategyKind::default(),
+            Some(s) => {
+                let text = self.string(s);
+                match StrategyKind::ALL.iter().find(|(n, _)| *n == text) {
+                    Some((_, kind)) => *kind,
+                    None => {
+                        self.diags.at(
+                            s.span(),
+                            format!(
+                                "unknown strategy \"{text}\"; expected \"weighted\", \"round_robin\", \"least_in_flight\" or \"p2c\""
+                            ),
+                        );
+                        StrategyKind::default()
+                    }
+                }
+            }
+        };
+        let fallbacks = m
+            .fallbacks
+            .iter()
+            .flat_map(|f| f.get_ref())
+            .map(|f| self.string(f))
+            .collect();
+        let on_context_window_exceeded = m
+            .on_context_window_exceeded
+            .as_ref()
+            .map(|s| self.string(s));
+        ModelConfig {
+            name,
+            strategy,
+            targets,
+            fallbacks,
+            on_context_window_exceeded,
+        }
     }
 }

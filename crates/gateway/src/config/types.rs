@@ -184,9 +184,53 @@ pub enum SimulatedFaultKind {
 pub struct ModelConfig {
     /// What clients send as `"model"`.
     pub name: String,
-    /// Where the model is served. This version serves every request from the single target;
-    /// several targets with weights need routing, which arrives in a later version.
+    /// How requests are spread over the targets (`strategy = "..."`, default `"weighted"`).
+    pub strategy: StrategyKind,
+    /// The deployments that serve the model, each with its weight.
     pub targets: Vec<TargetConfig>,
+    /// Other models tried in order when every target failed or is unhealthy.
+    pub fallbacks: Vec<String>,
+    /// The model a prompt too long for this one goes to (and only there).
+    pub on_context_window_exceeded: Option<String>,
+}
+
+impl ModelConfig {
+    /// A model served by `targets` with the default strategy and no fallbacks.
+    pub fn new(name: impl Into<String>, targets: Vec<TargetConfig>) -> Self {
+        Self {
+            name: name.into(),
+            strategy: StrategyKind::default(),
+            targets,
+            fallbacks: Vec::new(),
+            on_context_window_exceeded: None,
+        }
+    }
+}
+
+/// `strategy = "..."` of a model: how its targets share the traffic.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StrategyKind {
+    /// `"weighted"` (default): at random in proportion to `weight`. The default because it is
+    /// the one whose outcome an operator can predict from the file alone.
+    #[default]
+    Weighted,
+    /// `"round_robin"`: each target in turn, ignoring weights.
+    RoundRobin,
+    /// `"least_in_flight"`: fewest requests in flight per unit of weight.
+    LeastInFlight,
+    /// `"p2c"`: power of two choices over peak-EWMA latency.
+    P2c,
+}
+
+impl StrategyKind {
+    /// Every strategy, by its name in the file.
+    pub const ALL: [(&'static str, StrategyKind); 4] = [
+        ("weighted", StrategyKind::Weighted),
+        ("round_robin", StrategyKind::RoundRobin),
+        ("least_in_flight", StrategyKind::LeastInFlight),
+        ("p2c", StrategyKind::P2c),
+    ];
 }
 
 /// One deployment of a model: a provider and the model name upstream.
@@ -196,6 +240,6 @@ pub struct TargetConfig {
     pub provider: String,
     /// The model name sent upstream, and the `x-bulkhead-model` response header.
     pub model: String,
-    /// Relative share of traffic once routing lands; default 1.
+    /// Relative share of traffic (at least 1); default 1.
     pub weight: u32,
 }

@@ -1,9 +1,12 @@
-//! Checks across entries: unique names, targets that name defined providers, one target per
-//! model. Run on every config, whether it came from a file (problems are placed at their
-//! line and column) or was built in code (problems have no place).
+//! Checks across entries: unique names, targets that name defined providers, fallbacks that
+//! name defined models and never lead back to where they started. Run on every config,
+//! whether it came from a file (problems are placed at their line and column) or was built in
+//! code (problems have no place).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
+
+use bulkhead_orchestration::MAX_TARGETS;
 
 use super::resolve::Places;
 use super::types::Config;
@@ -55,12 +58,11 @@ pub(crate) fn cross_check(
                 ),
             );
         }
-        if model.targets.len() > 1 {
+        if model.targets.len() > MAX_TARGETS {
             report(
-                target_place(i, 1),
+                target_place(i, MAX_TARGETS),
                 format!(
-                    "model `{}` has {} targets, but this version serves each model from exactly one \
-                     (balancing between targets arrives with routing); keep one target",
+                    "model `{}` has {} targets; at most {MAX_TARGETS} are supported",
                     model.name,
                     model.targets.len()
                 ),
@@ -85,4 +87,107 @@ pub(crate) fn cross_check(
             }
         }
     }
+    check_links(config, places, report);
+}
+
+/// A link to another model, and where it was written.
+type Link = (usize, Option<Range<usize>>);
+
+/// Fallbacks and `on_context_window_exceeded` name defined models, not the model itself, and
+/// never form a cycle.
+fn check_links(
+    config: &Config,
+    places: Option<&Places>,
+    report: &mut dyn FnMut(Option<Range<usize>>, String),
+) {
+    let fallback_place = |i: usize, j: usize| {
+        places
+            .and_then(|p| p.links.get(i))
+            .and_then(|l| l.0.get(j).cloned())
+    };
+    let jump_place = |i: usize| {
+        places
+            .and_then(|p| p.links.get(i))
+            .and_then(|l| l.1.clone())
+    };
+    let index: HashMap<&str, usize> = config
+        .models
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.name.as_str(), i))
+        .rev()
+        .collect();
+    // edges[i]: (target model, place) for every link of model i that resolves.
+    let mut edges: Vec<Vec<Link>> = vec![Vec::new(); config.models.len()];
+    for (i, model) in config.models.iter().enumerate() {
+        let links = model
+            .fallbacks
+            .iter()
+            .enumerate()
+            .map(|(j, to)| (to, fallback_place(i, j), "falls back to"))
+            .chain(
+                model
+                    .on_context_window_exceeded
+                    .iter()
+                    .map(|to| (to, jump_place(i), "sends long prompts to")),
+            );
+        for (to, place, verb) in links {
+            match index.get(to.as_str()) {
+                Some(&j) if j == i => {
+                    report(place, format!("model `{}` {verb} itself", model.name))
+                }
+                Some(&j) => edges[i].push((j, place)),
+                None => report(
+                    place,
+                    format!(
+                        "model `{}` {verb} `{to}`, which is not a defined model",
+                        model.name
+                    ),
+                ),
+            }
+        }
+    }
+    // A cycle is reported once, at the link that closes it.
+    let mut state = vec![0u8; edges.len()]; // 0 new, 1 on the path, 2 done
+    let mut path = Vec::new();
+    for start in 0..edges.len() {
+        if state[start] == 0 {
+            find_cycles(start, &edges, &mut state, &mut path, config, report);
+        }
+    }
+}
+
+fn find_cycles(
+    i: usize,
+    edges: &[Vec<Link>],
+    state: &mut [u8],
+    path: &mut Vec<usize>,
+    config: &Config,
+    report: &mut dyn FnMut(Option<Range<usize>>, String),
+) {
+    state[i] = 1;
+    path.push(i);
+    for (j, place) in &edges[i] {
+        match state[*j] {
+            0 => find_cycles(*j, edges, state, path, config, report),
+            1 => {
+                let from = path.iter().position(|p| p == j).unwrap_or(0);
+                let names: Vec<&str> = path[from..]
+                    .iter()
+                    .chain(std::iter::once(j))
+                    .map(|&k| config.models[k].name.as_str())
+                    .collect();
+                report(
+                    place.clone(),
+                    format!(
+                        "fallbacks form a cycle: {}; a fallback chain must end",
+                        names.join(" -> ")
+                    ),
+                );
+            }
+            _ => {}
+        }
+    }
+    path.pop();
+    state[i] = 2;
 }

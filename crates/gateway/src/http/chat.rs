@@ -3,11 +3,11 @@
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Extension, State};
 use axum::response::{IntoResponse, Response};
-use bulkhead_core::{ChatModel as _, ChatRequest, RequestId};
+use bulkhead_core::{CallReport, ChatModel as _, ChatRequest, RequestId};
 use bytes::Bytes;
 
 use super::error::ApiError;
-use super::{json_answer, parse_body, sse};
+use super::{Origin, json_answer, parse_body, sse};
 use crate::gateway::Gateway;
 
 pub(crate) async fn handle(
@@ -29,12 +29,16 @@ pub(crate) async fn handle(
         request.model.clone_from(upstream);
     }
     request.extensions.insert(id);
+    let report = CallReport::new();
+    request.extensions.insert(report.clone());
 
     if request.is_stream() {
-        return sse::respond(route, request).await;
+        return sse::respond(route, request, report).await;
     }
-    match route.chat.chat(request).await {
-        Ok(answer) => json_answer(&answer, &route),
-        Err(e) => ApiError::upstream(&e, &route).into_response(),
+    let result = route.chat.chat(request).await;
+    let origin = Origin::of(&route, &report);
+    match result {
+        Ok(answer) => json_answer(&answer, &origin),
+        Err(e) => ApiError::upstream(&e, &origin).into_response(),
     }
 }

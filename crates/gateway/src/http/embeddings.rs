@@ -3,11 +3,11 @@
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Extension, State};
 use axum::response::{IntoResponse, Response};
-use bulkhead_core::{EmbeddingRequest, RequestId};
+use bulkhead_core::{CallReport, EmbeddingRequest, RequestId};
 use bytes::Bytes;
 
 use super::error::ApiError;
-use super::{json_answer, parse_body};
+use super::{Origin, json_answer, parse_body};
 use crate::gateway::Gateway;
 
 pub(crate) async fn handle(
@@ -32,9 +32,13 @@ pub(crate) async fn handle(
         request.model.clone_from(upstream);
     }
     request.extensions.insert(id);
+    let report = CallReport::new();
+    request.extensions.insert(report.clone());
 
-    match model.embed(request).await {
-        Ok(answer) => json_answer(&answer, &route),
-        Err(e) => ApiError::upstream(&e, &route).into_response(),
+    let result = model.embed(request).await;
+    let origin = Origin::of(&route, &report);
+    match result {
+        Ok(answer) => json_answer(&answer, &origin),
+        Err(e) => ApiError::upstream(&e, &origin).into_response(),
     }
 }

@@ -10,12 +10,15 @@ pub(crate) mod models;
 mod request_id;
 mod sse;
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use bulkhead_core::CallReport;
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderName, HeaderValue, Method, Uri};
@@ -72,13 +75,39 @@ fn json_static(body: &'static str) -> Response {
         .into_response()
 }
 
-/// Set the provider and model headers of a successful answer.
-fn set_route_headers(response: &mut Response, route: &Route) {
+/// Who answered a request: the deployment the request's [`CallReport`] names (the router
+/// records each one it tries, the last one answered), else the route's static upstream.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Origin {
+    pub(crate) provider: Option<Arc<str>>,
+    pub(crate) provider_header: Option<HeaderValue>,
+    pub(crate) model_header: Option<HeaderValue>,
+}
+
+impl Origin {
+    pub(crate) fn of(route: &Route, report: &CallReport) -> Self {
+        match report.deployment() {
+            Some(d) => Origin {
+                provider_header: HeaderValue::from_str(&d.provider).ok(),
+                model_header: HeaderValue::from_str(&d.model).ok(),
+                provider: Some(d.provider),
+            },
+            None => Origin {
+                provider: route.provider.clone(),
+                provider_header: route.provider_header.clone(),
+                model_header: route.model_header.clone(),
+            },
+        }
+    }
+}
+
+/// Set the provider and model headers of an answer.
+fn set_origin_headers(response: &mut Response, origin: &Origin) {
     let headers = response.headers_mut();
-    if let Some(v) = &route.provider_header {
+    if let Some(v) = &origin.provider_header {
         headers.insert(X_BULKHEAD_PROVIDER, v.clone());
     }
-    if let Some(v) = &route.model_header {
+    if let Some(v) = &origin.model_header {
         headers.insert(X_BULKHEAD_MODEL, v.clone());
     }
 }
@@ -96,14 +125,14 @@ fn parse_body<T: DeserializeOwned>(
 }
 
 /// A successful JSON answer, with the headers naming the deployment that gave it.
-fn json_answer<T: Serialize>(answer: &T, route: &Route) -> Response {
+fn json_answer<T: Serialize>(answer: &T, origin: &Origin) -> Response {
     match serde_json::to_vec(answer) {
         Ok(json) => {
             let mut response = Response::new(Body::from(json));
             response
                 .headers_mut()
                 .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            set_route_headers(&mut response, route);
+            set_origin_headers(&mut response, origin);
             response
         }
         Err(_) => ApiError::internal("could not serialize the answer").into_response(),

@@ -23,14 +23,14 @@ use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use bulkhead_core::{ChatChunk, ChatModel as _, ChatRequest, ChatStream};
+use bulkhead_core::{CallReport, ChatChunk, ChatModel as _, ChatRequest, ChatStream};
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use http::HeaderValue;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 
 use super::error::ApiError;
-use super::set_route_headers;
+use super::{Origin, set_origin_headers};
 use crate::gateway::Route;
 
 /// Flush a frame once this many bytes are buffered, even if more chunks are ready.
@@ -43,25 +43,39 @@ const INITIAL_CAPACITY: usize = 8 * 1024;
 const DONE: &[u8] = b"data: [DONE]\n\n";
 
 /// Answer a streamed request: wait for the first chunk, then stream.
-pub(crate) async fn respond(route: Arc<Route>, request: ChatRequest) -> Response {
+///
+/// The headers name the deployment that produced the first chunk (from `report`); once it
+/// is in, the router no longer fails over, so that deployment is the one that answers.
+pub(crate) async fn respond(
+    route: Arc<Route>,
+    request: ChatRequest,
+    report: CallReport,
+) -> Response {
     let mut stream = match route.chat.stream(request).await {
         Ok(stream) => stream,
-        Err(e) => return ApiError::upstream(&e, &route).into_response(),
+        Err(e) => return ApiError::upstream(&e, &Origin::of(&route, &report)).into_response(),
     };
     let first = match stream.next().await {
         Some(Ok(chunk)) => Some(chunk),
-        Some(Err(e)) => return ApiError::upstream(&e, &route).into_response(),
+        Some(Err(e)) => {
+            return ApiError::upstream(&e, &Origin::of(&route, &report)).into_response();
+        }
         // Ended cleanly before any chunk: an empty but complete answer.
         None => None,
     };
-    let body = SseBody::new(first, stream, route.clone());
+    let origin = Origin::of(&route, &report);
+    streaming_response(first, stream, origin)
+}
+
+fn streaming_response(first: Option<ChatChunk>, stream: ChatStream, origin: Origin) -> Response {
+    let body = SseBody::new(first, stream, origin.clone());
     let mut response = Response::new(Body::from_stream(body));
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     // Ask buffering reverse proxies (nginx) to pass events through as they come.
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    set_route_headers(&mut response, &route);
+    set_origin_headers(&mut response, &origin);
     response
 }
 
@@ -70,16 +84,16 @@ pub(crate) struct SseBody {
     first: Option<ChatChunk>,
     /// `None` once the stream ended or failed; dropping it releases the upstream at once.
     upstream: Option<ChatStream>,
-    route: Arc<Route>,
+    origin: Origin,
     buf: BytesMut,
 }
 
 impl SseBody {
-    pub(crate) fn new(first: Option<ChatChunk>, upstream: ChatStream, route: Arc<Route>) -> Self {
+    pub(crate) fn new(first: Option<ChatChunk>, upstream: ChatStream, origin: Origin) -> Self {
         Self {
             first,
             upstream: Some(upstream),
-            route,
+            origin,
             buf: BytesMut::with_capacity(INITIAL_CAPACITY),
         }
     }
@@ -133,7 +147,7 @@ impl Stream for SseBody {
                 Poll::Ready(Some(Ok(chunk))) => this.push_chunk(&chunk),
                 Poll::Ready(Some(Err(e))) => {
                     this.upstream = None;
-                    let error = ApiError::upstream(&e, &this.route);
+                    let error = ApiError::upstream(&e, &this.origin);
                     encode_error(&mut this.buf, &error);
                 }
                 Poll::Ready(None) => {

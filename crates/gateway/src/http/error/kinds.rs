@@ -6,12 +6,12 @@ use bulkhead_core::{Error, ErrorKind};
 use http::StatusCode;
 
 use super::{ApiError, INVALID};
-use crate::gateway::Route;
+use crate::http::Origin;
 
 impl ApiError {
     /// The answer for an error of the model stack, per the table in the module docs. Logs it:
     /// at `warn` for the gateway's and upstreams' failures, at `debug` for the client's.
-    pub(crate) fn upstream(error: &Error, route: &Route) -> Self {
+    pub(crate) fn upstream(error: &Error, route: &Origin) -> Self {
         let provider = route.provider.as_deref();
         let (status, kind, code) = classify(error.kind());
         // Providers usually name themselves in their messages already; say it once.
