@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+#: What the release `bulkhead-server` adds over loopback, as separate processes: latency at a
+#: fixed rate, max throughput, and the gateway's CPU and memory.
+#:
+#: Run (from anywhere, as root so wrk can be installed if missing):
+#:   bash benches/load/run.sh
+#: Env: BENCH_SECS (load per target per scenario, default 5, at most 10 unless
+#: BENCH_ALLOW_LONG=1), BENCH_RATE (200), BENCH_CONCURRENCY (32), BENCH_CHUNKS (20).
+#:
+#: Starts `bulkhead-bench-upstream` (static answers) and `bulkhead-server --config` (one
+#: `openai` provider pointing at it) on free 127.0.0.1 ports, then:
+#:   - fixed rate, JSON and 20-chunk stream: `bulkhead-bench-load` (open loop, since Debian's
+#:     wrk has no fixed-rate mode), direct vs via gateway in interleaved ABBA rounds;
+#:   - max throughput, JSON and stream: wrk -t2 -cBENCH_CONCURRENCY, ABBA runs of half the time;
+#: reading the gateway's CPU (utime+stime from /proc/PID/stat) around each load and its RSS
+#: (VmRSS, VmHWM from /proc/PID/status) at the end. Prints one markdown table. Every process
+#: it starts is stopped on exit.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+
+secs=${BENCH_SECS:-5}
+rate=${BENCH_RATE:-200}
+conc=${BENCH_CONCURRENCY:-32}
+chunks=${BENCH_CHUNKS:-20}
+if [[ ${BENCH_ALLOW_LONG:-0} != 1 ]] && awk -v s="$secs" 'BEGIN { exit !(s > 10) }'; then
+  echo "BENCH_SECS=$secs is over 10 s per load; set BENCH_ALLOW_LONG=1 to allow it" >&2
+  exit 2
+fi
+
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+cargo build --release -q -p bulkhead-server -p bulkhead-benches --bins
+bin=${CARGO_TARGET_DIR:-$root/target}/release
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() {
+  local port
+  for _ in $(seq 50); do
+    port=$((20000 + RANDOM % 40000))
+    listening "$port" || { echo "$port"; return; }
+  done
+  echo "no free port found" >&2; return 1
+}
+wait_for() { # port pid name
+  for _ in $(seq 100); do
+    listening "$1" && return
+    kill -0 "$2" 2>/dev/null || { echo "$3 exited:" >&2; cat "$work/$3.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "$3 did not listen on $1 within 10 s" >&2; exit 1
+}
+
+up_port=$(free_port)
+"$bin/bulkhead-bench-upstream" --listen "127.0.0.1:$up_port" --chunks "$chunks" >"$work/upstream.log" 2>&1 &
+pids+=($!)
+wait_for "$up_port" "$!" upstream
+gw_port=$(free_port)
+cat >"$work/gateway.toml" <<TOML
+[[providers]]
+name = "upstream"
+kind = "openai"
+base_url = "http://127.0.0.1:$up_port/v1"
+
+[[models]]
+name = "chat"
+targets = [{ provider = "upstream", model = "gpt-4o-mini" }]
+TOML
+"$bin/bulkhead-server" --config "$work/gateway.toml" --listen "127.0.0.1:$gw_port" >"$work/gateway.log" 2>&1 &
+gw_pid=$!
+pids+=("$gw_pid")
+wait_for "$gw_port" "$gw_pid" gateway
+direct=http://127.0.0.1:$up_port/v1
+gateway=http://127.0.0.1:$gw_port/v1
+
+tck=$(getconf CLK_TCK)
+cpu_ticks() { sed 's/.*) //' "/proc/$gw_pid/stat" | awk '{ print $12 + $13 }'; }
+status_kib() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$gw_pid/status"; }
+calc() { awk "BEGIN { printf \"$1\", $2 }"; }
+kv() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
+rows=()
+row() { rows+=("| $1 | $2 | $3 | $4 | $5 | $6 | $7 |"); }
+verdict_max() { # added limit
+  awk -v a="$1" -v l="$2" 'BEGIN { if (a <= l) print "met"; else printf "**missed by %.3f ms**", a - l }'
+}
+
+fixed() { # label extra-args p50-limit p99-limit
+  local label=$1 extra=$2 before after out cpu_us cpu_pct
+  echo "== $label: bulkhead-bench-load --rate $rate --secs $secs $extra" >&2
+  before=$(cpu_ticks)
+  # shellcheck disable=SC2086
+  out=$("$bin/bulkhead-bench-load" --direct "$direct" --gateway "$gateway" --rate "$rate" --secs "$secs" $extra)
+  after=$(cpu_ticks)
+  echo "   $out" >&2
+  cpu_us=$(calc "%.0f" "($after - $before) * 1e6 / $tck / $(kv "$out" gateway_sent)")
+  cpu_pct=$(calc "%.0f" "($after - $before) * 100 / $tck / $secs")
+  local what="latency" figure
+  [[ $extra == *--stream* ]] && what="to last byte"
+  for q in p50 p99; do
+    local d g added target="—" verdict=""
+    d=$(kv "$out" "direct_${q}_ms"); g=$(kv "$out" "gateway_${q}_ms")
+    added=$(calc "%+.3f" "$g - $d")
+    local limit=$3; [[ $q == p99 ]] && limit=$4
+    if [[ $limit != - ]]; then target="≤ $limit ms"; verdict=$(verdict_max "$added" "$limit"); fi
+    figure="$q $what (ms)"
+    row "$label" "$figure" "$d" "$g" "$added ms" "${cpu_us} µs/req (${cpu_pct}% of a core)" "$target $verdict"
+  done
+  local errors=$(( $(kv "$out" direct_errors) + $(kv "$out" gateway_errors) ))
+  ((errors == 0)) || echo "   WARNING: $errors failed requests" >&2
+}
+
+wrk_rps() { # url stream seconds -> "req/s errors"
+  local out
+  out=$(BENCH_STREAM=$2 wrk -t2 -c"$conc" -d"${3}s" -s benches/load/post.lua "$1/chat/completions")
+  echo "$out" | awk '/Requests\/sec/ { r = $2 } /Non-2xx|Socket errors/ { e = e " " $0 } END { print r, (e == "" ? "ok" : "errors:" e) }'
+}
+
+max() { # label stream(0|1) ratio-limit
+  local half d1 d2 g1 g2 before after gw_secs d g ratio target="—" verdict=""
+  half=$(awk -v s="$secs" 'BEGIN { h = int((s + 1) / 2); print (h < 1 ? 1 : h) }')
+  echo "== $1: wrk -t2 -c$conc, ABBA ${half}s runs" >&2
+  d1=$(wrk_rps "$direct" "$2" "$half")
+  before=$(cpu_ticks)
+  g1=$(wrk_rps "$gateway" "$2" "$half"); g2=$(wrk_rps "$gateway" "$2" "$half")
+  after=$(cpu_ticks)
+  d2=$(wrk_rps "$direct" "$2" "$half")
+  echo "   direct: $d1 / $d2   gateway: $g1 / $g2" >&2
+  d=$(calc "%.0f" "(${d1%% *} + ${d2%% *}) / 2"); g=$(calc "%.0f" "(${g1%% *} + ${g2%% *}) / 2")
+  ratio=$(calc "%.0f" "100 * $g / $d")
+  gw_secs=$(calc "%.3f" "($after - $before) / $tck")
+  local cpu
+  cpu="$(calc "%.2f" "$gw_secs / (2 * $half)") cores, $(calc "%.0f" "$gw_secs * 1e6 / ($g * 2 * $half)") µs/req"
+  if [[ $3 != - ]]; then
+    target="≥ $3%"
+    verdict=$(awk -v r="$ratio" -v l="$3" 'BEGIN { if (r >= l) print "met"; else printf "**missed by %d points**", l - r }')
+  fi
+  [[ "$d1$d2$g1$g2" == *errors:* ]] && verdict="$verdict (wrk saw errors: see above)"
+  row "$1" "req/s (wrk, c=$conc)" "$d" "$g" "${ratio}% of direct" "$cpu" "$target $verdict"
+}
+
+fixed "JSON, $rate req/s" "" 0.1 0.5
+fixed "stream ($chunks chunks), $rate req/s" "--stream" 0.2 -
+max "JSON, max" 0 35
+max "stream ($chunks chunks), max" 1 -
+rss=$(status_kib VmRSS); hwm=$(status_kib VmHWM)
+
+echo
+echo "bulkhead-server (release) vs bulkhead-bench-upstream over loopback, $(nproc) cores, ${secs}s per target per scenario"
+echo
+echo "| scenario | figure | direct | via gateway | added / ratio | gateway CPU | target |"
+echo "|---|---|--:|--:|--:|--:|---|"
+printf '%s\n' "${rows[@]}"
+echo "| gateway memory | after the run | | $(calc "%.1f" "$rss / 1024") MiB RSS | | peak $(calc "%.1f" "$hwm / 1024") MiB | |"

@@ -1,0 +1,49 @@
+//! `bulkhead-bench-upstream`: the static OpenAI-compatible upstream, as its own process, for
+//! `benches/load/run.sh` and for trying loads by hand.
+//!
+//! Run: `cargo run --release -p bulkhead-benches --bin bulkhead-bench-upstream -- --listen 127.0.0.1:9101 --chunks 20`
+//!
+//! Answers `POST /v1/chat/completions` with a precomputed `chat.completion`, or with
+//! `--chunks` precomputed `chat.completion.chunk` events and `data: [DONE]` when the request
+//! body has `"stream":true`; `POST /v1/embeddings` with a precomputed list. Prints
+//! `listening on ADDR` once bound (use port 0 to let the OS choose).
+
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use bulkhead_benches::upstream::{self, UpstreamConfig};
+use clap::Parser;
+
+/// A static OpenAI-compatible upstream for benchmarks.
+#[derive(Debug, Parser)]
+#[command(name = "bulkhead-bench-upstream")]
+struct Args {
+    /// The address to listen on (loopback only).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// `chat.completion.chunk` events in a streamed answer.
+    #[arg(long, default_value_t = 20)]
+    chunks: usize,
+    /// Send each event as its own body frame instead of one body.
+    #[arg(long)]
+    frames: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    anyhow::ensure!(
+        args.listen.ip().is_loopback(),
+        "--listen must be a loopback address: this server is for benchmarks on this machine"
+    );
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    println!("listening on {}", listener.local_addr()?);
+    let router = upstream::router(UpstreamConfig {
+        chunks: args.chunks,
+        separate_frames: args.frames,
+    });
+    bulkhead_benches::serve(listener, router).await?;
+    Ok(())
+}
