@@ -107,7 +107,11 @@ impl CallReport {
     /// Record the deployment now serving the request; the last one recorded is the one that
     /// answered.
     pub fn set_deployment(&self, deployment: Deployment) {
-        *self.0.deployment.lock().unwrap_or_else(PoisonError::into_inner) = Some(deployment);
+        *self
+            .0
+            .deployment
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(deployment);
     }
 
     /// The deployment recorded last, if any.
