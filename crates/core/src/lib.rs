@@ -19,6 +19,7 @@
 //! ```
 
 mod chat;
+mod chat_de;
 mod chunk;
 mod embedding;
 mod error;
