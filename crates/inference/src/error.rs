@@ -3,7 +3,10 @@
 //! OpenAI-compatible servers disagree on the error body (`{"error": {...}}`, `{"error": "..."}`,
 //! `{"message": ...}`, `{"detail": ...}`) and on the status of a few cases, so the kind comes
 //! from the status refined by the body's `code`/`type` (quota, context window, content filter).
-//! Messages carry the provider's name and never an API key.
+//! Anthropic's body (`{"type": "error", "error": {"type", "message"}}`) is the first shape, with
+//! its `type` names (`overloaded_error`, `rate_limit_error`, `billing_error`, ...) understood
+//! for mid-stream error events that carry no status. Messages carry the provider's name and
+//! never an API key.
 
 use std::time::{Duration, SystemTime};
 
@@ -87,7 +90,11 @@ impl UpstreamError {
             // Mid-stream error events have no status; vLLM puts it in `code`.
             self.code.as_deref().and_then(|c| c.parse().ok())
         });
-        if self.code_or_type_is(&["insufficient_quota", "billing_hard_limit_reached"]) {
+        if self.code_or_type_is(&[
+            "insufficient_quota",
+            "billing_hard_limit_reached",
+            "billing_error",
+        ]) {
             return ErrorKind::QuotaExceeded;
         }
         if self.code_or_type_is(&["content_filter", "content_policy_violation"]) {
@@ -114,7 +121,12 @@ impl UpstreamError {
             ErrorKind::RateLimited
         } else if name(&["overloaded_error", "overloaded", "service_unavailable"]) {
             ErrorKind::Overloaded
-        } else if name(&["invalid_request_error", "BadRequestError", "invalid_value"]) {
+        } else if name(&[
+            "invalid_request_error",
+            "BadRequestError",
+            "invalid_value",
+            "request_too_large",
+        ]) {
             ErrorKind::BadRequest
         } else if name(&["authentication_error", "invalid_api_key"]) {
             ErrorKind::Authentication

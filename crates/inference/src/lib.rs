@@ -19,14 +19,19 @@
 //!
 //! Vendors that speak the OpenAI wire format (vLLM, Ollama, Groq, Together, Mistral, DeepSeek,
 //! OpenRouter, ...) are data for [`OpenAiProvider`]: a base URL, a key, maybe extra headers.
+//! Anthropic's Messages API is [`AnthropicProvider`]: it translates OpenAI-shaped requests and
+//! answers (JSON and streams) to and from Anthropic's wire format.
+//!
 //! Providers know nothing of routing, retries or caching; those are decorators elsewhere.
 
+pub mod anthropic;
 pub mod error;
 pub mod openai;
 pub mod simulated;
 pub mod sse;
 pub mod timeouts;
 
+pub use anthropic::{AnthropicConfig, AnthropicProvider, StreamTranslator};
 pub use openai::{OpenAiConfig, OpenAiProvider};
 pub use simulated::{Fault, FaultKind, SimulatedConfig, SimulatedProvider};
 pub use sse::{SseDecoder, SseError, SseEvent};

@@ -1,5 +1,5 @@
 //! Test support for Bulkhead: a mock upstream that is a real HTTP server on loopback, speaking
-//! the OpenAI wire format and following a script of answers and faults.
+//! the OpenAI and Anthropic wire formats and following a script of answers and faults.
 //!
 //! Tests of providers, retries, timeouts and the gateway point a client at
 //! [`MockUpstream::base_url`], [`push`](MockUpstream::push) the [`Step`]s the upstream should
@@ -21,12 +21,15 @@
 //! ```
 //!
 //! [`refused_url`] gives an address where nothing listens, for connection-refused tests, and
-//! [`fixtures`] builds realistic OpenAI bodies for [`Step::Json`] and [`Step::Stream`].
+//! [`fixtures`] builds realistic OpenAI bodies for [`Step::Json`] and [`Step::Stream`], and
+//! [`anthropic`] the Anthropic ones. `POST /v1/messages` speaks Anthropic's format (point an
+//! Anthropic client at [`MockUpstream::root_url`]); every other path is OpenAI's.
 //!
 //! The server separates what every wire format shares (the script, recording, delays, hangs,
-//! cut connections: `server` and `respond`) from what one format says (`openai`): another
-//! provider's format is one more responder module and one more route.
+//! cut connections: `server` and `respond`) from what one format says (`openai`, `anthropic`):
+//! another provider's format is one more responder module and one more route.
 
+pub mod anthropic;
 mod openai;
 mod respond;
 mod server;

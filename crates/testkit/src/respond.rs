@@ -99,7 +99,34 @@ pub(crate) fn event_stream(
         .into_iter()
         .map(|e| Bytes::from(format!("data: {e}\n\n")))
         .collect();
-    let mut response = paced_body(pieces, delay, end, shutdown).into_response();
+    sse_response(paced_body(pieces, delay, end, shutdown))
+}
+
+/// A `200 text/event-stream` response in Anthropic's style: each payload is sent as
+/// `event: <its "type">\ndata: <payload>\n\n` (a payload with no `type` gets no `event:` line).
+pub(crate) fn named_event_stream(
+    events: Vec<String>,
+    delay: Duration,
+    end: End,
+    shutdown: Shutdown,
+) -> Response {
+    let pieces = events
+        .into_iter()
+        .map(|e| {
+            let kind = serde_json::from_str::<serde_json::Value>(&e)
+                .ok()
+                .and_then(|v| v["type"].as_str().map(str::to_owned));
+            Bytes::from(match kind {
+                Some(kind) => format!("event: {kind}\ndata: {e}\n\n"),
+                None => format!("data: {e}\n\n"),
+            })
+        })
+        .collect();
+    sse_response(paced_body(pieces, delay, end, shutdown))
+}
+
+fn sse_response(body: Body) -> Response {
+    let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,

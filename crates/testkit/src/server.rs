@@ -17,6 +17,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use serde_json::Value;
 use tokio::sync::watch;
 
+use crate::anthropic;
 use crate::fixtures;
 use crate::openai;
 use crate::respond::{self, End, Shutdown};
@@ -45,11 +46,11 @@ impl RecordedRequest {
     }
 }
 
-/// A real HTTP server on `127.0.0.1` speaking the OpenAI wire format, following a script of
-/// [`Step`]s.
+/// A real HTTP server on `127.0.0.1` speaking the OpenAI and Anthropic wire formats, following a
+/// script of [`Step`]s.
 ///
-/// It serves `POST /v1/chat/completions`, `POST /v1/embeddings` and `GET /v1/models`; any other
-/// path gets a 404 OpenAI error without consuming a step. Every request, on any path, is counted
+/// It serves `POST /v1/chat/completions`, `POST /v1/embeddings`, `GET /v1/models` and, in
+/// Anthropic's format, `POST /v1/messages`; any other path gets a 404 OpenAI error without consuming a step. Every request, on any path, is counted
 /// and recorded before it is answered. Dropping the mock shuts it down: it stops accepting,
 /// hanging requests and paced streams are cut, and idle connections close.
 pub struct MockUpstream {
@@ -113,6 +114,12 @@ impl MockUpstream {
         format!("http://{}/v1", self.addr)
     }
 
+    /// The API root without `/v1` (`http://127.0.0.1:PORT`), as Anthropic clients take it:
+    /// they append `/v1/messages` themselves.
+    pub fn root_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
     /// The address the mock listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
@@ -155,27 +162,39 @@ impl Drop for MockUpstream {
     }
 }
 
-/// The wire format a path belongs to, and the endpoint within it. An Anthropic Messages
-/// responder would add a variant here and a module beside `openai`.
+/// The wire format a path belongs to, and the endpoint within it.
 #[derive(Debug, Clone, Copy)]
 enum Route {
     OpenAi(openai::Endpoint),
+    Anthropic(anthropic::Endpoint),
 }
 
 impl Route {
     fn of(method: &Method, path: &str) -> Option<Route> {
-        openai::Endpoint::route(method, path).map(Route::OpenAi)
+        openai::Endpoint::route(method, path)
+            .map(Route::OpenAi)
+            .or_else(|| anthropic::Endpoint::route(method, path).map(Route::Anthropic))
     }
 
     fn reply(self, body: &Value, seq: usize, shutdown: Shutdown) -> Response {
         match self {
             Route::OpenAi(endpoint) => endpoint.reply(body, seq, shutdown),
+            Route::Anthropic(endpoint) => endpoint.reply(body, seq, shutdown),
         }
     }
 
     fn cut(self, body: &Value, seq: usize, after_chunks: usize, shutdown: Shutdown) -> Response {
         match self {
             Route::OpenAi(endpoint) => endpoint.cut(body, seq, after_chunks, shutdown),
+            Route::Anthropic(endpoint) => endpoint.cut(body, seq, after_chunks, shutdown),
+        }
+    }
+
+    /// A scripted stream, framed the way this format frames events.
+    fn stream(self, events: Vec<String>, delay: Duration, shutdown: Shutdown) -> Response {
+        match self {
+            Route::OpenAi(_) => respond::event_stream(events, delay, End::Clean, shutdown),
+            Route::Anthropic(_) => respond::named_event_stream(events, delay, End::Clean, shutdown),
         }
     }
 }
@@ -240,7 +259,7 @@ async fn perform(
             Step::Reply => return route.reply(body, seq, shutdown),
             Step::Json(value) => return respond::json(StatusCode::OK, &value),
             Step::Stream { events, delay } => {
-                return respond::event_stream(events, delay, End::Clean, shutdown);
+                return route.stream(events, delay, shutdown);
             }
             Step::Error {
                 status,

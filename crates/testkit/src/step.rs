@@ -90,6 +90,25 @@ impl Step {
         }
     }
 
+    /// An error with Anthropic's body (`{"type": "error", "error": {"type", "message"}}`) and
+    /// the error type Anthropic uses for that status (529 `overloaded_error`, ...).
+    pub fn anthropic_error(status: u16, message: &str) -> Step {
+        Step::Error {
+            status,
+            body: crate::anthropic::error_for_status(status, message),
+            headers: Vec::new(),
+        }
+    }
+
+    /// An Anthropic streamed text answer with these `text_delta` parts and no delay (see
+    /// [`anthropic::text_stream`](crate::anthropic::text_stream)).
+    pub fn anthropic_stream_text(parts: &[&str]) -> Step {
+        Step::Stream {
+            events: crate::anthropic::text_stream(parts, "claude-mock"),
+            delay: Duration::ZERO,
+        }
+    }
+
     /// Wait `delay`, then perform `self`.
     pub fn after(self, delay: Duration) -> Step {
         Step::Delay(delay, Box::new(self))

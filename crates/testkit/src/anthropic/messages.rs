@@ -1,0 +1,228 @@
+//! `POST /v1/messages`: the answer the mock derives from an Anthropic request, as a message or
+//! as the real event sequence.
+
+use std::time::Duration;
+
+use axum::response::Response;
+use http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use super::{message, message_delta, message_start, text_delta, usage};
+use crate::fixtures::words;
+use crate::respond::{self, End, Shutdown};
+
+/// The Anthropic endpoint the mock serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    /// `POST /v1/messages`.
+    Messages,
+}
+
+impl Endpoint {
+    pub(crate) fn route(method: &Method, path: &str) -> Option<Endpoint> {
+        (method == Method::POST && path.trim_end_matches('/') == "/v1/messages")
+            .then_some(Endpoint::Messages)
+    }
+
+    pub(crate) fn reply(self, body: &Value, seq: usize, shutdown: Shutdown) -> Response {
+        let answer = Answer::plan(body, seq);
+        if body["stream"].as_bool().unwrap_or(false) {
+            stream(answer.events(), End::Clean, shutdown)
+        } else {
+            respond::json(StatusCode::OK, &answer.message())
+        }
+    }
+
+    pub(crate) fn cut(
+        self,
+        body: &Value,
+        seq: usize,
+        after_chunks: usize,
+        shutdown: Shutdown,
+    ) -> Response {
+        let answer = Answer::plan(body, seq);
+        if body["stream"].as_bool().unwrap_or(false) {
+            // message_start, content_block_start and ping, then `after_chunks` deltas.
+            let events = answer.events().into_iter().take(3 + after_chunks).collect();
+            stream(events, End::Cut, shutdown)
+        } else {
+            respond::cut_json(&answer.message(), shutdown)
+        }
+    }
+}
+
+/// Events as Anthropic sends them: `event: <type>` and `data: <payload>`.
+pub(crate) fn stream(events: Vec<String>, end: End, shutdown: Shutdown) -> Response {
+    respond::named_event_stream(events, Duration::ZERO, end, shutdown)
+}
+
+fn content_text(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(blocks) => blocks
+            .iter()
+            .filter_map(|b| b["text"].as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => String::new(),
+    }
+}
+
+#[derive(Debug)]
+struct Answer {
+    id: String,
+    model: String,
+    input_tokens: u32,
+    kind: Kind,
+    stop_reason: &'static str,
+}
+
+#[derive(Debug)]
+enum Kind {
+    Text(Vec<String>),
+    Tool { name: String, input: Value },
+}
+
+impl Answer {
+    /// Like the OpenAI responder: `"Mock answer to: <last user text>"` cut to `max_tokens`
+    /// words, or, when `tool_choice` is `any` or `tool`, a call whose input gives every required
+    /// property `"mock"`.
+    fn plan(body: &Value, seq: usize) -> Answer {
+        let messages = body["messages"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let input_tokens = messages
+            .iter()
+            .map(|m| words(&content_text(&m["content"])))
+            .sum::<u32>()
+            .max(1);
+        let id = format!("msg_mock_{seq}");
+        let model = body["model"].as_str().unwrap_or("claude-mock").to_owned();
+        if let Some((name, input)) = forced_tool(body) {
+            let kind = Kind::Tool { name, input };
+            return Answer {
+                id,
+                model,
+                input_tokens,
+                kind,
+                stop_reason: "tool_use",
+            };
+        }
+        let prompt = messages
+            .iter()
+            .rev()
+            .find(|m| m["role"] == "user")
+            .map(|m| content_text(&m["content"]))
+            .unwrap_or_default();
+        let text = format!("Mock answer to: {}", prompt.trim());
+        let mut pieces: Vec<String> = text
+            .split_whitespace()
+            .enumerate()
+            .map(|(i, w)| {
+                if i == 0 {
+                    w.to_owned()
+                } else {
+                    format!(" {w}")
+                }
+            })
+            .collect();
+        let mut stop_reason = "end_turn";
+        if let Some(limit) = body["max_tokens"]
+            .as_u64()
+            .and_then(|n| usize::try_from(n).ok())
+            && pieces.len() > limit
+        {
+            pieces.truncate(limit);
+            stop_reason = "max_tokens";
+        }
+        Answer {
+            id,
+            model,
+            input_tokens,
+            kind: Kind::Text(pieces),
+            stop_reason,
+        }
+    }
+
+    fn output_tokens(&self) -> usize {
+        match &self.kind {
+            Kind::Text(pieces) => pieces.len(),
+            Kind::Tool { input, .. } => words(&input.to_string()).max(1) as usize,
+        }
+    }
+
+    fn message(&self) -> Value {
+        let block = match &self.kind {
+            Kind::Text(pieces) => json!({ "type": "text", "text": pieces.concat() }),
+            Kind::Tool { name, input } => tool_block(&self.id, name, input.clone()),
+        };
+        let output = u32::try_from(self.output_tokens()).unwrap_or(u32::MAX);
+        message(
+            &self.id,
+            &self.model,
+            vec![block],
+            self.stop_reason,
+            usage(self.input_tokens, output),
+        )
+    }
+
+    /// The real sequence: start, block start, ping, deltas, block stop, delta, stop.
+    fn events(&self) -> Vec<String> {
+        let mut events = vec![message_start(&self.id, &self.model, self.input_tokens)];
+        match &self.kind {
+            Kind::Text(pieces) => {
+                events.push(json!({ "type": "content_block_start", "index": 0,
+                                    "content_block": { "type": "text", "text": "" } }));
+                events.extend(pieces.iter().map(|p| text_delta(0, p)));
+            }
+            Kind::Tool { name, input } => {
+                events.push(json!({ "type": "content_block_start", "index": 0,
+                                    "content_block": tool_block(&self.id, name, json!({})) }));
+                let input = input.to_string();
+                let mut mid = input.len() / 2;
+                while !input.is_char_boundary(mid) {
+                    mid += 1;
+                }
+                let (a, b) = input.split_at(mid);
+                for fragment in ["", a, b] {
+                    events.push(json!({ "type": "content_block_delta", "index": 0,
+                        "delta": { "type": "input_json_delta", "partial_json": fragment } }));
+                }
+            }
+        }
+        events.insert(2.min(events.len()), json!({ "type": "ping" }));
+        events.push(json!({ "type": "content_block_stop", "index": 0 }));
+        events.push(message_delta(self.stop_reason, self.output_tokens()));
+        events.push(json!({ "type": "message_stop" }));
+        events.iter().map(Value::to_string).collect()
+    }
+}
+
+fn tool_block(message_id: &str, name: &str, input: Value) -> Value {
+    let id = format!("toolu_{}", message_id.trim_start_matches("msg_"));
+    json!({ "type": "tool_use", "id": id, "name": name, "input": input })
+}
+
+/// The tool a request forces (`tool_choice` `any` or `tool`), with its required properties
+/// set to `"mock"`.
+fn forced_tool(body: &Value) -> Option<(String, Value)> {
+    let tools = body["tools"].as_array().filter(|t| !t.is_empty())?;
+    let name = match body["tool_choice"]["type"].as_str()? {
+        "any" => tools[0]["name"].as_str()?,
+        "tool" => body["tool_choice"]["name"].as_str()?,
+        _ => return None,
+    };
+    let tool = tools
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or(&tools[0]);
+    let input: serde_json::Map<String, Value> = tool["input_schema"]["required"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|p| (p.to_owned(), json!("mock")))
+        .collect();
+    Some((name.to_owned(), Value::Object(input)))
+}
