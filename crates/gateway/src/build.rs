@@ -7,6 +7,9 @@
 //! Each provider is constructed exactly once, so every model that targets it shares its
 //! pooled HTTP client. The config structs are converted field by field into the providers'
 //! own config structs here, and only here: providers never see the config file's types.
+//!
+//! Each provider is then wrapped once in its retry stack (one policy, budget and circuit per
+//! provider; see the `resilience` module), and the router of every model sits outside that.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -47,7 +50,17 @@ pub(crate) fn from_config(config: &Config) -> Result<Gateway, ConfigError> {
     for provider in &config.providers {
         match construct(provider) {
             Ok(built) => {
-                providers.insert(provider.name.as_str(), built);
+                let (chat, embeddings) = crate::resilience::wrap(
+                    &provider.name,
+                    built.chat,
+                    built.embeddings,
+                    provider.retry.as_ref().unwrap_or(&config.retry),
+                    provider
+                        .circuit_breaker
+                        .as_ref()
+                        .unwrap_or(&config.circuit_breaker),
+                );
+                providers.insert(provider.name.as_str(), Provider { chat, embeddings });
             }
             Err(e) => problems.push(Diagnostic::unplaced(format!(
                 "provider `{}` cannot be constructed: {}",

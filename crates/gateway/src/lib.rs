@@ -46,10 +46,11 @@ pub mod config;
 mod build;
 mod gateway;
 mod http;
+mod resilience;
 
 pub use config::{
-    Config, ConfigError, Diagnostic, ModelConfig, OpenAiProviderConfig, ProviderConfig,
-    ProviderKind, ServerConfig, SimulatedFault, SimulatedFaultKind, SimulatedProviderConfig,
-    StrategyKind, TargetConfig, TimeoutsConfig,
+    CircuitBreakerSettings, Config, ConfigError, Diagnostic, ModelConfig, OpenAiProviderConfig,
+    ProviderConfig, ProviderKind, RetrySettings, ServerConfig, SimulatedFault, SimulatedFaultKind,
+    SimulatedProviderConfig, StrategyKind, TargetConfig, TimeoutsConfig,
 };
 pub use gateway::{Gateway, GatewayBuilder, ModelRoute};

@@ -38,6 +38,9 @@ fallbacks = ["chat-backup"]
 [[models]]
 name = "chat-backup"
 targets = [{{ provider = "backup", model = "big" }}]
+# Retries off: this test is about what the router does when a deployment fails.
+[retry]
+max_attempts = 1
 "#,
         primary.base_url(),
         backup.base_url()
@@ -93,6 +96,9 @@ base_url = "{}"
 name = "chat"
 strategy = "round_robin"
 targets = [{{ provider = "a", model = "m1" }}, {{ provider = "b", model = "m2", weight = 2 }}]
+# Retries off: this test is about what the router does when a deployment fails.
+[retry]
+max_attempts = 1
 "#,
         a.base_url(),
         b.base_url()

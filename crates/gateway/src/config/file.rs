@@ -1,7 +1,7 @@
 //! The TOML file's shape, as serde reads it.
 //!
 //! Every table denies unknown fields, so a typo (`max_body_byte`) or a section this version
-//! does not implement yet (`[retry]`) is an error at its line and column instead of a setting
+//! does not implement yet (`[cache]`) is an error at its line and column instead of a setting
 //! silently ignored. Values are kept [`Spanned`] so later checks can point at them too, and
 //! strings are kept raw: `${VAR}` substitution happens in `resolve`, where every missing
 //! variable can be reported, not only the first.
@@ -23,6 +23,30 @@ pub(crate) struct File {
     pub(crate) providers: Vec<S<Provider>>,
     #[serde(default)]
     pub(crate) models: Vec<S<Model>>,
+    pub(crate) retry: Option<S<Retry>>,
+    pub(crate) circuit_breaker: Option<S<CircuitBreaker>>,
+}
+
+/// `[retry]`, and a provider's `retry = { ... }`: every key optional, merged over defaults.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Retry {
+    pub(crate) max_attempts: Option<S<u64>>,
+    pub(crate) initial_backoff_ms: Option<S<u64>>,
+    pub(crate) max_backoff_ms: Option<S<u64>>,
+    pub(crate) retry_after_cap_ms: Option<S<u64>>,
+    pub(crate) budget_ratio: Option<S<f64>>,
+    pub(crate) budget_min_per_sec: Option<S<f64>>,
+}
+
+/// `[circuit_breaker]`, and a provider's `circuit_breaker = { ... }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CircuitBreaker {
+    pub(crate) failure_ratio: Option<S<f64>>,
+    pub(crate) min_requests: Option<S<u64>>,
+    pub(crate) window_secs: Option<S<u64>>,
+    pub(crate) open_secs: Option<S<u64>>,
 }
 
 /// `[server]`.
@@ -51,6 +75,9 @@ pub(crate) struct Provider {
     pub(crate) seed: Option<S<u64>>,
     pub(crate) embedding_dimensions: Option<S<u64>>,
     pub(crate) faults: Option<S<Vec<S<Fault>>>>,
+    // any kind
+    pub(crate) retry: Option<S<Retry>>,
+    pub(crate) circuit_breaker: Option<S<CircuitBreaker>>,
 }
 
 /// `timeouts = { ... }`.

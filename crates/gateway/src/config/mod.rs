@@ -44,7 +44,24 @@
 //! ]
 //! fallbacks = ["chat-big"]            # optional: tried in order when every target failed
 //! on_context_window_exceeded = "chat-long"   # optional: where too-long prompts go
+//!
+//! [retry]                             # optional; defaults for every provider (shown)
+//! max_attempts = 3                    # 1 to 100; 1 disables retries
+//! initial_backoff_ms = 200            # > 0
+//! max_backoff_ms = 10000              # >= initial_backoff_ms
+//! retry_after_cap_ms = 60000          # > 0
+//! budget_ratio = 0.2                  # 0 to 1
+//! budget_min_per_sec = 10             # >= 0
+//!
+//! [circuit_breaker]                   # optional (defaults shown)
+//! failure_ratio = 0.5                 # above 0, at most 1
+//! min_requests = 20                   # >= 1
+//! window_secs = 30                    # > 0
+//! open_secs = 15                      # > 0
 //! ```
+//!
+//! Any `[[providers]]` entry may also hold `retry = { ... }` and `circuit_breaker = { ... }`
+//! with the same keys; each key given there replaces the section's value for that provider.
 //!
 //! Fallbacks and `on_context_window_exceeded` name other `[[models]]`; an unknown name, a
 //! model naming itself, or a cycle (`a -> b -> a`) is an error at the name that closes it.
@@ -56,6 +73,7 @@ mod file;
 mod interpolate;
 mod resolve;
 mod resolve_provider;
+mod resolve_resilience;
 mod types;
 mod validate;
 
@@ -63,9 +81,9 @@ use std::path::Path;
 
 pub use error::{ConfigError, Diagnostic};
 pub use types::{
-    Config, ModelConfig, OpenAiProviderConfig, ProviderConfig, ProviderKind, ServerConfig,
-    SimulatedFault, SimulatedFaultKind, SimulatedProviderConfig, StrategyKind, TargetConfig,
-    TimeoutsConfig,
+    CircuitBreakerSettings, Config, ModelConfig, OpenAiProviderConfig, ProviderConfig,
+    ProviderKind, RetrySettings, ServerConfig, SimulatedFault, SimulatedFaultKind,
+    SimulatedProviderConfig, StrategyKind, TargetConfig, TimeoutsConfig,
 };
 
 pub(crate) use validate::cross_check;
@@ -134,15 +152,7 @@ impl Config {
 
 /// Keys that later versions add; naming them in a file earns a hint rather than only
 /// "unknown field", so an operator copying a newer example knows what is going on.
-const LATER: &[&str] = &[
-    "retry",
-    "circuit_breaker",
-    "cache",
-    "keys",
-    "limits",
-    "pricing",
-    "telemetry",
-];
+const LATER: &[&str] = &["cache", "keys", "limits", "pricing", "telemetry"];
 
 /// toml's message, on one line, with a hint for keys of later versions.
 fn parse_message(message: &str) -> String {

@@ -12,7 +12,10 @@ use toml::Spanned;
 use super::error::Diagnostics;
 use super::file;
 use super::interpolate::interpolate;
-use super::types::{Config, ModelConfig, ServerConfig, StrategyKind, TargetConfig};
+use super::types::{
+    CircuitBreakerSettings, Config, ModelConfig, RetrySettings, ServerConfig, StrategyKind,
+    TargetConfig,
+};
 
 /// Where the names that cross-checks compare were written.
 #[derive(Debug, Default)]
@@ -37,11 +40,25 @@ impl Resolver<'_, '_> {
     pub(crate) fn resolve(&mut self, file: file::File) -> (Config, Places) {
         let mut places = Places::default();
         let server = self.server(file.server);
+        let retry = match &file.retry {
+            Some(r) => self.retry(RetrySettings::default(), r.get_ref()),
+            None => RetrySettings::default(),
+        };
+        let circuit_breaker = match &file.circuit_breaker {
+            Some(c) => self.circuit_breaker(CircuitBreakerSettings::default(), c.get_ref()),
+            None => CircuitBreakerSettings::default(),
+        };
         let mut providers = Vec::with_capacity(file.providers.len());
         for provider in file.providers {
-            let provider = provider.into_inner();
+            let mut provider = provider.into_inner();
             places.providers.push(provider.name.span());
-            providers.push(self.provider(provider));
+            let own_retry = provider.retry.take();
+            let own_circuit = provider.circuit_breaker.take();
+            let mut resolved = self.provider(provider);
+            resolved.retry = own_retry.map(|r| self.retry(retry, r.get_ref()));
+            resolved.circuit_breaker =
+                own_circuit.map(|c| self.circuit_breaker(circuit_breaker, c.get_ref()));
+            providers.push(resolved);
         }
         let mut models = Vec::with_capacity(file.models.len());
         for model in file.models {
@@ -71,6 +88,8 @@ impl Resolver<'_, '_> {
             server,
             providers,
             models,
+            retry,
+            circuit_breaker,
         };
         (config, places)
     }

@@ -52,7 +52,7 @@ impl Resolver<'_, '_> {
                 ProviderKind::Simulated(SimulatedProviderConfig::default())
             }
         };
-        ProviderConfig { name, kind }
+        ProviderConfig::new(name, kind)
     }
 
     fn reject_simulated_fields(&mut self, p: &file::Provider, kind: &str) {

@@ -18,6 +18,10 @@ pub struct Config {
     pub providers: Vec<ProviderConfig>,
     /// The model names clients may send, each mapped to a provider and upstream model.
     pub models: Vec<ModelConfig>,
+    /// `[retry]`: how every provider without its own `retry` retries.
+    pub retry: RetrySettings,
+    /// `[circuit_breaker]`: the circuit of every provider without its own `circuit_breaker`.
+    pub circuit_breaker: CircuitBreakerSettings,
 }
 
 /// `[server]`.
@@ -55,6 +59,80 @@ pub struct ProviderConfig {
     pub name: String,
     /// What kind of upstream it is, with that kind's settings.
     pub kind: ProviderKind,
+    /// This provider's retry settings; `None` uses [`Config::retry`]. (In a file,
+    /// `retry = { ... }` is merged key by key over `[retry]`, so this is always complete.)
+    pub retry: Option<RetrySettings>,
+    /// This provider's circuit breaker; `None` uses [`Config::circuit_breaker`].
+    pub circuit_breaker: Option<CircuitBreakerSettings>,
+}
+
+impl ProviderConfig {
+    /// A provider with the gateway-wide retry and circuit breaker settings.
+    pub fn new(name: impl Into<String>, kind: ProviderKind) -> Self {
+        Self {
+            name: name.into(),
+            kind,
+            retry: None,
+            circuit_breaker: None,
+        }
+    }
+}
+
+/// `[retry]`: retries of failed upstream attempts. `Default` is the documented example
+/// (3 attempts, 200 ms initial backoff, 10 s cap, `Retry-After` up to 60 s, budget 20% + 10/s).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetrySettings {
+    /// Attempts in all, the first included (at least 1); 1 disables retries.
+    pub max_attempts: u32,
+    /// The ceiling of the first backoff; later ceilings double (`initial_backoff_ms`).
+    pub initial_backoff: Duration,
+    /// No backoff exceeds this (`max_backoff_ms`).
+    pub max_backoff: Duration,
+    /// The longest upstream `Retry-After` waited for; a longer one returns the error at once
+    /// (`retry_after_cap_ms`).
+    pub retry_after_cap: Duration,
+    /// Retries may add at most this share (0 to 1) of the provider's request rate...
+    pub budget_ratio: f64,
+    /// ...plus this many per second.
+    pub budget_min_per_sec: f64,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(10),
+            retry_after_cap: Duration::from_secs(60),
+            budget_ratio: 0.2,
+            budget_min_per_sec: 10.0,
+        }
+    }
+}
+
+/// `[circuit_breaker]`: when a provider stops being called. `Default` is the documented
+/// example (opens at 50% failures over 30 s once 20 calls are in, stays open 15 s).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CircuitBreakerSettings {
+    /// The share of failed calls (0 to 1) that opens the circuit.
+    pub failure_ratio: f64,
+    /// Calls that must be in the window before the ratio is judged (at least 1).
+    pub min_requests: u32,
+    /// How far back calls are counted (`window_secs`).
+    pub window: Duration,
+    /// How long the circuit stays open before probing (`open_secs`).
+    pub open: Duration,
+}
+
+impl Default for CircuitBreakerSettings {
+    fn default() -> Self {
+        Self {
+            failure_ratio: 0.5,
+            min_requests: 20,
+            window: Duration::from_secs(30),
+            open: Duration::from_secs(15),
+        }
+    }
 }
 
 /// The kind of a provider (`kind = "..."` in the file) and its settings.

@@ -88,6 +88,62 @@ pub(crate) fn cross_check(
         }
     }
     check_links(config, places, report);
+    if places.is_none() {
+        check_resilience(config, report);
+    }
+}
+
+/// The ranges `resolve` enforces for a file, for a config built in code. (A file's values were
+/// checked at their places.)
+fn check_resilience(config: &Config, report: &mut dyn FnMut(Option<Range<usize>>, String)) {
+    let sections = std::iter::once(("[retry]".to_owned(), Some(&config.retry), None)).chain(
+        config.providers.iter().map(|p| {
+            (
+                format!("provider `{}`", p.name),
+                p.retry.as_ref(),
+                p.circuit_breaker.as_ref(),
+            )
+        }),
+    );
+    let global = (
+        "[circuit_breaker]".to_owned(),
+        None,
+        Some(&config.circuit_breaker),
+    );
+    for (what, retry, breaker) in sections.chain(std::iter::once(global)) {
+        if let Some(r) = retry {
+            let ok = r.max_attempts >= 1
+                && !r.initial_backoff.is_zero()
+                && r.max_backoff >= r.initial_backoff
+                && !r.retry_after_cap.is_zero()
+                && (0.0..=1.0).contains(&r.budget_ratio)
+                && r.budget_min_per_sec.is_finite()
+                && r.budget_min_per_sec >= 0.0;
+            if !ok {
+                report(
+                    None,
+                    format!(
+                        "{what}: retry settings out of range (max_attempts >= 1, positive backoffs with max >= initial, budget_ratio in 0..=1, budget_min_per_sec >= 0)"
+                    ),
+                );
+            }
+        }
+        if let Some(c) = breaker {
+            let ok = c.failure_ratio > 0.0
+                && c.failure_ratio <= 1.0
+                && c.min_requests >= 1
+                && !c.window.is_zero()
+                && !c.open.is_zero();
+            if !ok {
+                report(
+                    None,
+                    format!(
+                        "{what}: circuit breaker settings out of range (failure_ratio in (0, 1], min_requests >= 1, positive window and open time)"
+                    ),
+                );
+            }
+        }
+    }
 }
 
 /// A link to another model, and where it was written.

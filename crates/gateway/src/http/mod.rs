@@ -31,6 +31,7 @@ use error::ApiError;
 pub(crate) const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub(crate) const X_BULKHEAD_PROVIDER: HeaderName = HeaderName::from_static("x-bulkhead-provider");
 pub(crate) const X_BULKHEAD_MODEL: HeaderName = HeaderName::from_static("x-bulkhead-model");
+pub(crate) const X_BULKHEAD_ATTEMPTS: HeaderName = HeaderName::from_static("x-bulkhead-attempts");
 
 /// The router of a gateway.
 pub(crate) fn router(gateway: Gateway) -> Router {
@@ -76,12 +77,21 @@ fn json_static(body: &'static str) -> Response {
 }
 
 /// Who answered a request: the deployment the request's [`CallReport`] names (the router
-/// records each one it tries, the last one answered), else the route's static upstream.
+/// records each one it tries, the last one answered), else the route's static upstream; and
+/// how many upstream attempts it took.
+///
+/// `attempts` becomes `x-bulkhead-attempts` on every answer and error of a request that
+/// reached a model: the requests sent upstream over every target, retries and fallbacks
+/// included, 0 when none left the gateway (every circuit open). A request rejected before any
+/// model is chosen (bad body, unknown model) carries no such header. It is read when the
+/// response head is built; a stream's is final by then, because retries stop at its first
+/// chunk.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Origin {
     pub(crate) provider: Option<Arc<str>>,
     pub(crate) provider_header: Option<HeaderValue>,
     pub(crate) model_header: Option<HeaderValue>,
+    pub(crate) attempts: u32,
 }
 
 impl Origin {
@@ -91,11 +101,13 @@ impl Origin {
                 provider_header: HeaderValue::from_str(&d.provider).ok(),
                 model_header: HeaderValue::from_str(&d.model).ok(),
                 provider: Some(d.provider),
+                attempts: report.attempts(),
             },
             None => Origin {
                 provider: route.provider.clone(),
                 provider_header: route.provider_header.clone(),
                 model_header: route.model_header.clone(),
+                attempts: report.attempts(),
             },
         }
     }
@@ -110,6 +122,7 @@ fn set_origin_headers(response: &mut Response, origin: &Origin) {
     if let Some(v) = &origin.model_header {
         headers.insert(X_BULKHEAD_MODEL, v.clone());
     }
+    headers.insert(X_BULKHEAD_ATTEMPTS, HeaderValue::from(origin.attempts));
 }
 
 /// Read a JSON request body: a rejected body (over the limit) or malformed JSON becomes the

@@ -28,7 +28,9 @@ pub async fn serve_toml(toml: &str) -> String {
     serve(&Gateway::build(&config).expect("buildable test config")).await
 }
 
-/// A gateway serving one model `chat` from an OpenAI-compatible upstream at `base_url`.
+/// A gateway serving one model `chat` from an OpenAI-compatible upstream at `base_url`, with
+/// retries off, so one scripted upstream answer is the one the client sees (retries are
+/// tested in `retry.rs`).
 pub async fn serve_upstream(base_url: &str, timeouts: &str) -> String {
     serve_toml(&format!(
         r#"
@@ -42,6 +44,9 @@ timeouts = {{ {timeouts} }}
 [[models]]
 name = "chat"
 targets = [{{ provider = "mock", model = "mock-model" }}]
+
+[retry]
+max_attempts = 1
 "#
     ))
     .await

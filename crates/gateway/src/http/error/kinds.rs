@@ -69,6 +69,7 @@ impl ApiError {
         }
         api.provider_header.clone_from(&route.provider_header);
         api.model_header.clone_from(&route.model_header);
+        api.attempts = Some(route.attempts);
         api
     }
 }

@@ -58,7 +58,7 @@ use http::header::{CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderValue, StatusCode};
 use serde::Serialize;
 
-use super::{X_BULKHEAD_MODEL, X_BULKHEAD_PROVIDER};
+use super::{X_BULKHEAD_ATTEMPTS, X_BULKHEAD_MODEL, X_BULKHEAD_PROVIDER};
 
 mod kinds;
 
@@ -73,6 +73,8 @@ pub(crate) struct ApiError {
     retry_after: Option<Duration>,
     provider_header: Option<HeaderValue>,
     model_header: Option<HeaderValue>,
+    /// Upstream attempts made, for `x-bulkhead-attempts`; `None` when no model was called.
+    attempts: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -105,6 +107,7 @@ impl ApiError {
             retry_after: None,
             provider_header: None,
             model_header: None,
+            attempts: None,
         }
     }
 
@@ -268,6 +271,9 @@ impl IntoResponse for ApiError {
         }
         if let Some(v) = self.model_header {
             headers.insert(X_BULKHEAD_MODEL, v);
+        }
+        if let Some(n) = self.attempts {
+            headers.insert(X_BULKHEAD_ATTEMPTS, HeaderValue::from(n));
         }
         response
     }
