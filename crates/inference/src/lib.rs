@@ -30,6 +30,7 @@ pub mod openai;
 pub mod simulated;
 pub mod sse;
 pub mod timeouts;
+mod upstream;
 
 pub use anthropic::{AnthropicConfig, AnthropicProvider, StreamTranslator};
 pub use openai::{OpenAiConfig, OpenAiProvider};

@@ -6,7 +6,6 @@
 //! on recorded fixtures, fuzzed, benchmarked, and reused in reverse by a `/v1/messages` ingress.
 //! Anthropic has no embeddings API, so this provider implements only `ChatModel`.
 
-mod call;
 mod request;
 mod response;
 mod stream;
@@ -15,14 +14,13 @@ pub mod wire;
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bulkhead_core::{ChatModel, ChatRequest, ChatResponse, ChatStream, Error, Result, async_trait};
-use http::header::{HeaderMap, HeaderName, HeaderValue, USER_AGENT};
+use http::header::{HeaderMap, HeaderValue};
 use reqwest::Url;
 
 use crate::Timeouts;
-use call::Clock;
+use crate::upstream::{self, Upstream};
 pub use request::to_anthropic;
 pub use response::{REASONING_KEY, finish_reason, to_openai, usage};
 use stream::MessageStream;
@@ -94,20 +92,17 @@ pub struct AnthropicProvider {
 }
 
 struct Inner {
-    name: Arc<str>,
-    base_url: String,
+    upstream: Upstream,
     messages_url: Url,
-    timeouts: Timeouts,
     default_max_tokens: u32,
-    client: reqwest::Client,
 }
 
 impl fmt::Debug for AnthropicProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AnthropicProvider")
-            .field("name", &self.inner.name)
-            .field("base_url", &self.inner.base_url)
-            .field("timeouts", &self.inner.timeouts)
+            .field("name", &self.inner.upstream.name)
+            .field("base_url", &self.inner.upstream.base_url)
+            .field("timeouts", &self.inner.upstream.timeouts)
             .finish_non_exhaustive()
     }
 }
@@ -118,65 +113,36 @@ impl AnthropicProvider {
     /// Fails with `BadRequest` when the base URL, key, version or an extra header cannot be
     /// used, and with `Internal` when the TLS client cannot be built.
     pub fn new(config: AnthropicConfig) -> Result<Self> {
-        crate::install_crypto_provider();
         let name = config.name.as_str();
-        let base_url = config.base_url.trim_end_matches('/').to_owned();
-        let messages_url = Url::parse(&format!("{base_url}/v1/messages")).map_err(|e| {
-            Error::bad_request(format!(
-                "provider `{name}`: invalid base_url `{base_url}`: {e}"
-            ))
-        })?;
+        let base_url = config.base_url.trim_end_matches('/');
+        let messages_url = upstream::endpoint(name, base_url, "/v1/messages")?;
 
         let bad = |header: &str| {
             Error::bad_request(format!("provider `{name}`: invalid value for `{header}`"))
         };
-        let mut headers = HeaderMap::new();
-        headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        let mut auth = HeaderMap::new();
         let version =
             HeaderValue::try_from(config.version.as_str()).map_err(|_| bad("anthropic-version"))?;
-        headers.insert("anthropic-version", version);
+        auth.insert("anthropic-version", version);
         if let Some(key) = &config.api_key {
             let mut value = HeaderValue::try_from(key.as_str()).map_err(|_| bad("x-api-key"))?;
             value.set_sensitive(true);
-            headers.insert("x-api-key", value);
+            auth.insert("x-api-key", value);
         }
-        for (header, value) in &config.headers {
-            let name = HeaderName::try_from(header.as_str()).map_err(|_| bad(header))?;
-            let mut value = HeaderValue::try_from(value.as_str()).map_err(|_| bad(header))?;
-            value.set_sensitive(true);
-            headers.insert(name, value);
-        }
-
-        let client = reqwest::Client::builder()
-            .default_headers(headers)
-            .connect_timeout(config.timeouts.connect)
-            .tcp_nodelay(true)
-            .tcp_keepalive(Duration::from_secs(60))
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(64)
-            .build()
-            .map_err(|e| {
-                Error::internal(format!(
-                    "provider `{name}`: could not build the HTTP client"
-                ))
-                .with_source(e)
-            })?;
+        let upstream = Upstream::new(name, base_url, config.timeouts, auth, &config.headers, bad)?;
 
         Ok(Self {
             inner: Arc::new(Inner {
-                name: Arc::from(name),
-                base_url,
+                upstream,
                 messages_url,
-                timeouts: config.timeouts,
                 default_max_tokens: config.default_max_tokens,
-                client,
             }),
         })
     }
 
     /// The provider's name.
     pub fn name(&self) -> &str {
-        &self.inner.name
+        &self.inner.upstream.name
     }
 
     fn body(&self, request: &ChatRequest, stream: bool) -> Result<Vec<u8>> {
@@ -185,39 +151,32 @@ impl AnthropicProvider {
         serde_json::to_vec(&body).map_err(|e| {
             Error::internal(format!(
                 "provider `{}`: could not encode the request",
-                self.inner.name
+                self.inner.upstream.name
             ))
             .with_source(e)
         })
     }
 }
 
-const USER_AGENT_VALUE: &str = concat!("bulkhead/", env!("CARGO_PKG_VERSION"));
-
 #[async_trait]
 impl ChatModel for AnthropicProvider {
     async fn chat(&self, request: ChatRequest) -> Result<ChatResponse> {
-        let clock = Clock::start(&self.inner.timeouts, &request.extensions);
+        let upstream = &self.inner.upstream;
+        let clock = upstream.clock(&request.extensions);
         let body = self.body(&request, false)?;
-        let answer: wire::MessagesResponse = self
-            .inner
-            .json_call(&self.inner.messages_url, body, &clock)
+        let answer: wire::MessagesResponse = upstream
+            .json_call(&self.inner.messages_url, body, MAX_JSON_BODY, &clock)
             .await?;
         Ok(to_openai(answer))
     }
 
     async fn stream(&self, request: ChatRequest) -> Result<ChatStream> {
-        let clock = Clock::start(&self.inner.timeouts, &request.extensions);
+        let upstream = &self.inner.upstream;
+        let clock = upstream.clock(&request.extensions);
         let body = self.body(&request, true)?;
-        let response = self
-            .inner
-            .send(&self.inner.messages_url, body, true, &clock)
+        let response = upstream
+            .stream_call(&self.inner.messages_url, body, &clock)
             .await?;
-        let response = self.inner.check_status(response, &clock).await?;
-        if is_json(&response) {
-            // A 200 with a JSON body instead of an event stream: an error in disguise.
-            return Err(self.inner.unexpected_json(response, &clock).await);
-        }
         Ok(Box::pin(MessageStream::new(
             response,
             self.inner.clone(),
@@ -225,12 +184,4 @@ impl ChatModel for AnthropicProvider {
             request.wants_stream_usage(),
         )))
     }
-}
-
-fn is_json(response: &reqwest::Response) -> bool {
-    response
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"))
 }

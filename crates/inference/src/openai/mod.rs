@@ -3,22 +3,20 @@
 //! One pooled `reqwest` client per provider, built once in [`OpenAiProvider::new`]; any vendor
 //! that speaks the OpenAI wire format is a different [`OpenAiConfig`], never different code.
 
-mod call;
 mod stream;
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bulkhead_core::{
     ChatModel, ChatRequest, ChatResponse, ChatStream, EmbeddingModel, EmbeddingRequest,
     EmbeddingResponse, Error, Result, async_trait,
 };
-use http::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
+use http::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use reqwest::Url;
 
 use crate::Timeouts;
-use call::Clock;
+use crate::upstream::{self, Upstream};
 use stream::SseChunkStream;
 
 /// The largest JSON answer accepted (a large batch of embeddings fits; a runaway body does not).
@@ -74,20 +72,17 @@ pub struct OpenAiProvider {
 }
 
 struct Inner {
-    name: Arc<str>,
-    base_url: String,
+    upstream: Upstream,
     chat_url: Url,
     embeddings_url: Url,
-    timeouts: Timeouts,
-    client: reqwest::Client,
 }
 
 impl fmt::Debug for OpenAiProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OpenAiProvider")
-            .field("name", &self.inner.name)
-            .field("base_url", &self.inner.base_url)
-            .field("timeouts", &self.inner.timeouts)
+            .field("name", &self.inner.upstream.name)
+            .field("base_url", &self.inner.upstream.base_url)
+            .field("timeouts", &self.inner.upstream.timeouts)
             .finish_non_exhaustive()
     }
 }
@@ -99,21 +94,12 @@ impl OpenAiProvider {
     /// URL, the key or an extra header cannot be used, and with `Internal` when the TLS client
     /// cannot be built (no usable root certificates, for example).
     pub fn new(config: OpenAiConfig) -> Result<Self> {
-        crate::install_crypto_provider();
         let name = config.name.as_str();
-        let base_url = config.base_url.trim_end_matches('/').to_owned();
-        let url = |path: &str| {
-            Url::parse(&format!("{base_url}{path}")).map_err(|e| {
-                Error::bad_request(format!(
-                    "provider `{name}`: invalid base_url `{base_url}`: {e}"
-                ))
-            })
-        };
-        let chat_url = url("/chat/completions")?;
-        let embeddings_url = url("/embeddings")?;
+        let base_url = config.base_url.trim_end_matches('/');
+        let chat_url = upstream::endpoint(name, base_url, "/chat/completions")?;
+        let embeddings_url = upstream::endpoint(name, base_url, "/embeddings")?;
 
-        let mut headers = HeaderMap::new();
-        headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        let mut auth = HeaderMap::new();
         if let Some(key) = &config.api_key {
             let mut value = HeaderValue::try_from(format!("Bearer {key}")).map_err(|_| {
                 Error::bad_request(format!(
@@ -121,51 +107,31 @@ impl OpenAiProvider {
                 ))
             })?;
             value.set_sensitive(true);
-            headers.insert(AUTHORIZATION, value);
+            auth.insert(AUTHORIZATION, value);
         }
-        for (header, value) in &config.headers {
-            let bad =
-                || Error::bad_request(format!("provider `{name}`: invalid header `{header}`"));
-            let header = HeaderName::try_from(header.as_str()).map_err(|_| bad())?;
-            let mut value = HeaderValue::try_from(value.as_str()).map_err(|_| bad())?;
-            value.set_sensitive(true);
-            headers.insert(header, value);
-        }
-
-        let client = reqwest::Client::builder()
-            .default_headers(headers)
-            .connect_timeout(config.timeouts.connect)
-            .tcp_nodelay(true)
-            .tcp_keepalive(Duration::from_secs(60))
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(64)
-            .build()
-            .map_err(|e| {
-                Error::internal(format!(
-                    "provider `{name}`: could not build the HTTP client"
-                ))
-                .with_source(e)
-            })?;
+        let upstream = Upstream::new(
+            name,
+            base_url,
+            config.timeouts,
+            auth,
+            &config.headers,
+            |header| Error::bad_request(format!("provider `{name}`: invalid header `{header}`")),
+        )?;
 
         Ok(Self {
             inner: Arc::new(Inner {
-                name: Arc::from(name),
-                base_url,
+                upstream,
                 chat_url,
                 embeddings_url,
-                timeouts: config.timeouts,
-                client,
             }),
         })
     }
 
     /// The provider's name.
     pub fn name(&self) -> &str {
-        &self.inner.name
+        &self.inner.upstream.name
     }
 }
-
-const USER_AGENT_VALUE: &str = concat!("bulkhead/", env!("CARGO_PKG_VERSION"));
 
 #[async_trait]
 impl ChatModel for OpenAiProvider {
@@ -173,26 +139,22 @@ impl ChatModel for OpenAiProvider {
         // OpenAI rejects `stream_options` unless the answer is streamed.
         request.stream = None;
         request.stream_options = None;
-        let clock = Clock::start(&self.inner.timeouts, &request.extensions);
-        let body = to_json(&self.inner.name, &request)?;
-        self.inner
-            .json_call(&self.inner.chat_url, body, &clock)
+        let upstream = &self.inner.upstream;
+        let clock = upstream.clock(&request.extensions);
+        let body = to_json(&upstream.name, &request)?;
+        upstream
+            .json_call(&self.inner.chat_url, body, MAX_JSON_BODY, &clock)
             .await
     }
 
     async fn stream(&self, mut request: ChatRequest) -> Result<ChatStream> {
         request.stream = Some(true);
-        let clock = Clock::start(&self.inner.timeouts, &request.extensions);
-        let body = to_json(&self.inner.name, &request)?;
-        let response = self
-            .inner
-            .send(&self.inner.chat_url, body, true, &clock)
+        let upstream = &self.inner.upstream;
+        let clock = upstream.clock(&request.extensions);
+        let body = to_json(&upstream.name, &request)?;
+        let response = upstream
+            .stream_call(&self.inner.chat_url, body, &clock)
             .await?;
-        let response = self.inner.check_status(response, &clock).await?;
-        if is_json(&response) {
-            // A 200 with a JSON body instead of an event stream: an error in disguise.
-            return Err(self.inner.unexpected_json(response, &clock).await);
-        }
         Ok(Box::pin(SseChunkStream::new(
             response,
             self.inner.clone(),
@@ -204,20 +166,13 @@ impl ChatModel for OpenAiProvider {
 #[async_trait]
 impl EmbeddingModel for OpenAiProvider {
     async fn embed(&self, request: EmbeddingRequest) -> Result<EmbeddingResponse> {
-        let clock = Clock::start(&self.inner.timeouts, &request.extensions);
-        let body = to_json(&self.inner.name, &request)?;
-        self.inner
-            .json_call(&self.inner.embeddings_url, body, &clock)
+        let upstream = &self.inner.upstream;
+        let clock = upstream.clock(&request.extensions);
+        let body = to_json(&upstream.name, &request)?;
+        upstream
+            .json_call(&self.inner.embeddings_url, body, MAX_JSON_BODY, &clock)
             .await
     }
-}
-
-fn is_json(response: &reqwest::Response) -> bool {
-    response
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"))
 }
 
 fn to_json(provider: &str, value: &impl serde::Serialize) -> Result<Vec<u8>> {
