@@ -16,7 +16,8 @@ use std::sync::Arc;
 
 use bulkhead_core::{ChatModel, EmbeddingModel};
 use bulkhead_inference::{
-    Fault, FaultKind, OpenAiConfig, OpenAiProvider, SimulatedConfig, SimulatedProvider, Timeouts,
+    AnthropicConfig, AnthropicProvider, Fault, FaultKind, OpenAiConfig, OpenAiProvider,
+    SimulatedConfig, SimulatedProvider, Timeouts,
 };
 
 use bulkhead_orchestration::{
@@ -24,15 +25,16 @@ use bulkhead_orchestration::{
 };
 
 use crate::config::{
-    Config, ConfigError, Diagnostic, OpenAiProviderConfig, ProviderConfig, ProviderKind,
+    Config, ConfigError, Diagnostic, HttpProviderConfig, ProviderConfig, ProviderKind,
     SimulatedFaultKind, SimulatedProviderConfig, StrategyKind, cross_check,
 };
 use crate::gateway::{Gateway, ModelRoute};
 
-/// A constructed provider, seen through the two traits the gateway calls.
+/// A constructed provider, seen through the two traits the gateway calls; `embeddings` is
+/// `None` for a provider that has none (Anthropic).
 struct Provider {
     chat: Arc<dyn ChatModel>,
-    embeddings: Arc<dyn EmbeddingModel>,
+    embeddings: Option<Arc<dyn EmbeddingModel>>,
 }
 
 pub(crate) fn from_config(config: &Config) -> Result<Gateway, ConfigError> {
@@ -110,15 +112,15 @@ fn routes(
         // cross_check guarantees every target names a defined provider.
         for target in &model.targets {
             if let Some(provider) = providers.get(target.provider.as_str()) {
-                router = router.target(
-                    Target::new(
-                        target.provider.as_str(),
-                        target.model.as_str(),
-                        provider.chat.clone(),
-                    )
-                    .embeddings(provider.embeddings.clone())
-                    .weight(target.weight),
+                let mut built = Target::new(
+                    target.provider.as_str(),
+                    target.model.as_str(),
+                    provider.chat.clone(),
                 );
+                if let Some(embeddings) = &provider.embeddings {
+                    built = built.embeddings(embeddings.clone());
+                }
+                router = router.target(built.weight(target.weight));
             }
         }
         let mut route = Route::new(router.build()?);
@@ -142,7 +144,17 @@ fn construct(provider: &ProviderConfig) -> bulkhead_core::Result<Provider> {
             ))?);
             Ok(Provider {
                 chat: built.clone(),
-                embeddings: built,
+                embeddings: Some(built),
+            })
+        }
+        ProviderKind::Anthropic(settings) => {
+            let mut config = AnthropicConfig::new(&provider.name, settings.base_url.clone());
+            config.api_key.clone_from(&settings.api_key);
+            config.headers.clone_from(&settings.headers);
+            config.timeouts = timeouts(settings);
+            Ok(Provider {
+                chat: Arc::new(AnthropicProvider::new(config)?),
+                embeddings: None,
             })
         }
         ProviderKind::Simulated(settings) => {
@@ -152,25 +164,30 @@ fn construct(provider: &ProviderConfig) -> bulkhead_core::Result<Provider> {
             )));
             Ok(Provider {
                 chat: built.clone(),
-                embeddings: built,
+                embeddings: Some(built),
             })
         }
     }
 }
 
-fn openai_config(name: &str, settings: &OpenAiProviderConfig) -> OpenAiConfig {
-    let defaults = Timeouts::default();
-    let t = &settings.timeouts;
+fn openai_config(name: &str, settings: &HttpProviderConfig) -> OpenAiConfig {
     let mut config = OpenAiConfig::new(name, settings.base_url.clone());
     config.api_key.clone_from(&settings.api_key);
     config.headers.clone_from(&settings.headers);
-    config.timeouts = Timeouts {
+    config.timeouts = timeouts(settings);
+    config
+}
+
+/// The configured timeouts, the provider's defaults where unset.
+fn timeouts(settings: &HttpProviderConfig) -> Timeouts {
+    let defaults = Timeouts::default();
+    let t = &settings.timeouts;
+    Timeouts {
         connect: t.connect.unwrap_or(defaults.connect),
         first_token: t.first_token.unwrap_or(defaults.first_token),
         idle: t.idle.unwrap_or(defaults.idle),
         total: t.total.unwrap_or(defaults.total),
-    };
-    config
+    }
 }
 
 fn simulated_config(name: &str, settings: &SimulatedProviderConfig) -> SimulatedConfig {

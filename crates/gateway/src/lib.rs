@@ -49,7 +49,7 @@ mod http;
 mod resilience;
 
 pub use config::{
-    CircuitBreakerSettings, Config, ConfigError, Diagnostic, ModelConfig, OpenAiProviderConfig,
+    CircuitBreakerSettings, Config, ConfigError, Diagnostic, HttpProviderConfig, ModelConfig,
     ProviderConfig, ProviderKind, RetrySettings, ServerConfig, SimulatedFault, SimulatedFaultKind,
     SimulatedProviderConfig, StrategyKind, TargetConfig, TimeoutsConfig,
 };

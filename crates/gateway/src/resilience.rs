@@ -40,10 +40,10 @@ use crate::config::{CircuitBreakerSettings, RetrySettings};
 pub(crate) fn wrap(
     name: &str,
     chat: Arc<dyn ChatModel>,
-    embeddings: Arc<dyn EmbeddingModel>,
+    embeddings: Option<Arc<dyn EmbeddingModel>>,
     retry: &RetrySettings,
     breaker: &CircuitBreakerSettings,
-) -> (Arc<dyn ChatModel>, Arc<dyn EmbeddingModel>) {
+) -> (Arc<dyn ChatModel>, Option<Arc<dyn EmbeddingModel>>) {
     let policy = Arc::new(ExponentialBackoff::new(retry_config(name, retry)));
     let budget = Arc::new(RetryBudget::new(budget_config(retry)));
     let circuit = Circuit::new(name, circuit_config(breaker));
@@ -55,12 +55,14 @@ pub(crate) fn wrap(
         .with_budget(budget.clone())
         .with_provider(name),
     );
-    let embeddings = Detached(
-        Retry::new(CircuitBreaker::new(Counted(embeddings), circuit), policy)
-            .with_budget(budget)
-            .with_provider(name),
-    );
-    (Arc::new(chat), Arc::new(embeddings))
+    let embeddings = embeddings.map(|embeddings| {
+        Arc::new(Detached(
+            Retry::new(CircuitBreaker::new(Counted(embeddings), circuit), policy)
+                .with_budget(budget)
+                .with_provider(name),
+        )) as Arc<dyn EmbeddingModel>
+    });
+    (Arc::new(chat), embeddings)
 }
 
 /// `[retry]` as bulkhead-retry's policy settings; the jitter seed differs per provider, so

@@ -81,9 +81,9 @@ use std::path::Path;
 
 pub use error::{ConfigError, Diagnostic};
 pub use types::{
-    CircuitBreakerSettings, Config, ModelConfig, OpenAiProviderConfig, ProviderConfig,
-    ProviderKind, RetrySettings, ServerConfig, SimulatedFault, SimulatedFaultKind,
-    SimulatedProviderConfig, StrategyKind, TargetConfig, TimeoutsConfig,
+    CircuitBreakerSettings, Config, HttpProviderConfig, ModelConfig, ProviderConfig, ProviderKind,
+    RetrySettings, ServerConfig, SimulatedFault, SimulatedFaultKind, SimulatedProviderConfig,
+    StrategyKind, TargetConfig, TimeoutsConfig,
 };
 
 pub(crate) use validate::cross_check;

@@ -9,7 +9,7 @@ use toml::Spanned;
 use super::file;
 use super::resolve::Resolver;
 use super::types::{
-    OpenAiProviderConfig, ProviderConfig, ProviderKind, SimulatedFault, SimulatedFaultKind,
+    HttpProviderConfig, ProviderConfig, ProviderKind, SimulatedFault, SimulatedFaultKind,
     SimulatedProviderConfig, TimeoutsConfig,
 };
 
@@ -29,24 +29,21 @@ impl Resolver<'_, '_> {
         let kind = match kind_name.as_str() {
             "openai" => {
                 self.reject_simulated_fields(&p, "openai");
-                ProviderKind::OpenAi(self.openai(&p))
+                ProviderKind::OpenAi(self.http(&p, "openai", "https://api.openai.com/v1"))
             }
             "simulated" => {
                 self.reject_openai_fields(&p);
                 ProviderKind::Simulated(self.simulated(&p))
             }
             "anthropic" => {
-                self.diags.at(
-                    p.kind.span(),
-                    "provider kind \"anthropic\" is not available in this version; expected \"openai\" or \"simulated\"",
-                );
-                ProviderKind::Simulated(SimulatedProviderConfig::default())
+                self.reject_simulated_fields(&p, "anthropic");
+                ProviderKind::Anthropic(self.http(&p, "anthropic", "https://api.anthropic.com"))
             }
             other => {
                 self.diags.at(
                     p.kind.span(),
                     format!(
-                        "unknown provider kind \"{other}\"; expected \"openai\" or \"simulated\""
+                        "unknown provider kind \"{other}\"; expected \"openai\", \"anthropic\" or \"simulated\""
                     ),
                 );
                 ProviderKind::Simulated(SimulatedProviderConfig::default())
@@ -100,7 +97,9 @@ impl Resolver<'_, '_> {
         }
     }
 
-    fn openai(&mut self, p: &file::Provider) -> OpenAiProviderConfig {
+    /// The settings of a provider reached over HTTP; `example` is a `base_url` for the error
+    /// message when it is missing.
+    fn http(&mut self, p: &file::Provider, kind: &str, example: &str) -> HttpProviderConfig {
         let base_url = match &p.base_url {
             Some(url) => {
                 let text = self.string(url);
@@ -115,7 +114,7 @@ impl Resolver<'_, '_> {
             None => {
                 self.diags.at(
                     p.kind.span(),
-                    "kind \"openai\" needs `base_url` (e.g. \"https://api.openai.com/v1\")",
+                    format!("kind \"{kind}\" needs `base_url` (e.g. \"{example}\")"),
                 );
                 String::new()
             }
@@ -153,7 +152,7 @@ impl Resolver<'_, '_> {
             timeouts.idle = t.idle_ms.as_ref().map(|v| self.millis(v, "idle_ms"));
             timeouts.total = t.total_ms.as_ref().map(|v| self.millis(v, "total_ms"));
         }
-        OpenAiProviderConfig {
+        HttpProviderConfig {
             base_url,
             api_key,
             headers,

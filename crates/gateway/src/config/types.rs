@@ -140,7 +140,9 @@ impl Default for CircuitBreakerSettings {
 #[non_exhaustive]
 pub enum ProviderKind {
     /// `"openai"`: any OpenAI-compatible API (OpenAI, vLLM, Ollama, Groq, ...).
-    OpenAi(OpenAiProviderConfig),
+    OpenAi(HttpProviderConfig),
+    /// `"anthropic"`: the Anthropic Messages API (chat only; Anthropic has no embeddings).
+    Anthropic(HttpProviderConfig),
     /// `"simulated"`: an in-process model with scripted latency and faults; no network.
     Simulated(SimulatedProviderConfig),
 }
@@ -150,17 +152,19 @@ impl ProviderKind {
     pub fn as_str(&self) -> &'static str {
         match self {
             ProviderKind::OpenAi(_) => "openai",
+            ProviderKind::Anthropic(_) => "anthropic",
             ProviderKind::Simulated(_) => "simulated",
         }
     }
 }
 
-/// Settings of an OpenAI-compatible provider.
+/// Settings of a provider reached over HTTP (`openai` and `anthropic` kinds).
 #[derive(Clone, PartialEq)]
-pub struct OpenAiProviderConfig {
-    /// The API root, e.g. `https://api.openai.com/v1`.
+pub struct HttpProviderConfig {
+    /// The API root, e.g. `https://api.openai.com/v1` or `https://api.anthropic.com`.
     pub base_url: String,
-    /// Sent as `Authorization: Bearer ...`; never printed by `Debug`.
+    /// Sent as `Authorization: Bearer ...` (openai) or `x-api-key` (anthropic); never printed
+    /// by `Debug`.
     pub api_key: Option<String>,
     /// Extra headers sent with every request; values are never printed by `Debug`.
     pub headers: Vec<(String, String)>,
@@ -168,7 +172,7 @@ pub struct OpenAiProviderConfig {
     pub timeouts: TimeoutsConfig,
 }
 
-impl OpenAiProviderConfig {
+impl HttpProviderConfig {
     /// Settings for `base_url` with no key, no headers and default timeouts.
     pub fn new(base_url: impl Into<String>) -> Self {
         Self {
@@ -180,14 +184,14 @@ impl OpenAiProviderConfig {
     }
 }
 
-impl fmt::Debug for OpenAiProviderConfig {
+impl fmt::Debug for HttpProviderConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let headers: Vec<(&str, &str)> = self
             .headers
             .iter()
             .map(|(name, _)| (name.as_str(), "<redacted>"))
             .collect();
-        f.debug_struct("OpenAiProviderConfig")
+        f.debug_struct("HttpProviderConfig")
             .field("base_url", &self.base_url)
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .field("headers", &headers)
