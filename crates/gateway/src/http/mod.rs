@@ -4,6 +4,7 @@
 //! `sse` the one place chunks become bytes on the wire.
 
 mod chat;
+mod chunk_json;
 mod embeddings;
 pub(crate) mod error;
 pub(crate) mod models;
@@ -137,10 +138,14 @@ fn parse_body<T: DeserializeOwned>(
     serde_json::from_slice(&body).map_err(|e| Box::new(ApiError::invalid_body(&e)))
 }
 
+/// Room for a typical answer up front: `to_vec` would start at 128 bytes and grow by copying.
+const ANSWER_CAPACITY: usize = 1024;
+
 /// A successful JSON answer, with the headers naming the deployment that gave it.
 fn json_answer<T: Serialize>(answer: &T, origin: &Origin) -> Response {
-    match serde_json::to_vec(answer) {
-        Ok(json) => {
+    let mut json = Vec::with_capacity(ANSWER_CAPACITY);
+    match serde_json::to_writer(&mut json, answer) {
+        Ok(()) => {
             let mut response = Response::new(Body::from(json));
             response
                 .headers_mut()

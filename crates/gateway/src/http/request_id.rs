@@ -14,7 +14,6 @@ use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
 use bulkhead_core::RequestId;
-use bytes::Bytes;
 use http::HeaderValue;
 
 use super::X_REQUEST_ID;
@@ -42,7 +41,7 @@ fn is_sane(id: &[u8]) -> bool {
 }
 
 fn generate() -> HeaderValue {
-    static PREFIX: OnceLock<String> = OnceLock::new();
+    static PREFIX: OnceLock<[u8; PREFIX_LEN]> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let prefix = PREFIX.get_or_init(|| {
         // std's RandomState is seeded from the OS once per thread; mixing in the time and
@@ -54,12 +53,36 @@ fn generate() -> HeaderValue {
                 .map_or(0, |d| d.as_nanos()),
         );
         hasher.write_u32(std::process::id());
-        format!("req_{:016x}", hasher.finish())
+        let mut prefix = [0; PREFIX_LEN];
+        prefix[..4].copy_from_slice(b"req_");
+        write_hex(&mut prefix[4..], hasher.finish());
+        prefix
     });
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let id = format!("{prefix}{n:08x}");
-    HeaderValue::from_maybe_shared(Bytes::from(id))
-        .unwrap_or_else(|_| HeaderValue::from_static("req_invalid"))
+    // `req_{random:016x}{n:08x}`, written into a stack buffer rather than with `format!`
+    // (this runs on every request).
+    let digits = counter_digits(n);
+    let mut id = [0u8; PREFIX_LEN + 16];
+    id[..PREFIX_LEN].copy_from_slice(prefix);
+    let len = PREFIX_LEN + digits;
+    write_hex(&mut id[PREFIX_LEN..len], n);
+    HeaderValue::from_bytes(&id[..len]).unwrap_or_else(|_| HeaderValue::from_static("req_invalid"))
+}
+
+/// `req_` and 16 hex digits.
+const PREFIX_LEN: usize = 20;
+
+/// The hex digits of `{n:08x}`: as many as `n` needs, at least 8.
+fn counter_digits(n: u64) -> usize {
+    (64 - n.leading_zeros() as usize).div_ceil(4).max(8)
+}
+
+/// The low `out.len()` hex digits of `n`, zero-padded, lowercase.
+fn write_hex(out: &mut [u8], mut n: u64) {
+    for digit in out.iter_mut().rev() {
+        *digit = b"0123456789abcdef"[(n & 0xf) as usize];
+        n >>= 4;
+    }
 }
 
 #[cfg(test)]
@@ -83,5 +106,19 @@ mod tests {
         assert_ne!(a, b);
         assert!(is_sane(a.as_bytes()));
         assert!(a.as_bytes().starts_with(b"req_"));
+        assert_eq!(a.len(), 28);
+    }
+
+    #[test]
+    fn hex_is_zero_padded_and_grows_past_eight_digits() {
+        let mut out = [0; 8];
+        write_hex(&mut out, 0x2a);
+        assert_eq!(&out, b"0000002a");
+        let mut out = [0; 16];
+        write_hex(&mut out, u64::MAX - 1);
+        assert_eq!(&out, b"fffffffffffffffe");
+        for n in [0, 1, 0xffff_ffff, 0x1_0000_0000, 0x1_2345_6789, u64::MAX] {
+            assert_eq!(counter_digits(n), format!("{n:08x}").len(), "{n:x}");
+        }
     }
 }

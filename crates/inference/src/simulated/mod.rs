@@ -82,6 +82,8 @@ pub struct SimulatedProvider {
 #[derive(Debug)]
 struct Inner {
     config: SimulatedConfig,
+    /// `config.name`, shared with every answer's plan without a copy.
+    name: Arc<str>,
     per_token: Duration,
     calls: AtomicU64,
 }
@@ -95,6 +97,7 @@ impl SimulatedProvider {
         };
         Self {
             inner: Arc::new(Inner {
+                name: config.name.as_str().into(),
                 config,
                 per_token,
                 calls: AtomicU64::new(0),
@@ -144,8 +147,8 @@ impl Inner {
             }
         };
         let mut plan = Plan {
-            provider: provider.clone(),
-            id: format!("chatcmpl-sim-{call:x}"),
+            provider: self.name.clone(),
+            id: completion_id(call),
             model: request.model.clone(),
             created: unix_now(),
             body,
@@ -166,10 +169,32 @@ impl Inner {
     }
 }
 
+/// `chatcmpl-sim-{call:x}`, without `format!` (this runs on every call).
+fn completion_id(call: u64) -> String {
+    const PREFIX: &str = "chatcmpl-sim-";
+    let digits = (64 - call.leading_zeros() as usize).div_ceil(4).max(1);
+    let mut id = String::with_capacity(PREFIX.len() + digits);
+    id.push_str(PREFIX);
+    for shift in (0..digits).rev() {
+        id.push(char::from(
+            b"0123456789abcdef"[((call >> (shift * 4)) & 0xf) as usize],
+        ));
+    }
+    id
+}
+
 /// Sleep only when there is something to wait for: zero-latency calls never touch a timer.
 async fn wait(duration: Duration) {
     if !duration.is_zero() {
         tokio::time::sleep(duration).await;
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn completion_ids_are_lowercase_hex() {
+    for call in [0, 1, 0xa, 0x10, 0xdead_beef, u64::MAX] {
+        assert_eq!(completion_id(call), format!("chatcmpl-sim-{call:x}"));
     }
 }
 

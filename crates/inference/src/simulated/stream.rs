@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -23,7 +24,7 @@ use super::tools::ToolAnswer;
 /// Everything about one answer, decided before the first byte goes out.
 #[derive(Debug, Clone)]
 pub(super) struct Plan {
-    pub(super) provider: String,
+    pub(super) provider: Arc<str>,
     pub(super) id: String,
     pub(super) model: String,
     pub(super) created: u64,
@@ -56,27 +57,28 @@ impl Plan {
         }
     }
 
-    /// The whole answer as one response.
-    pub(super) fn response(&self) -> ChatResponse {
-        let (content, tool_calls) = match &self.body {
-            Body::Text(answer) => (Some(MessageContent::Text(answer.text.clone())), None),
+    /// The whole answer as one response, moved out of the plan.
+    pub(super) fn response(self) -> ChatResponse {
+        let finish_reason = self.finish_reason();
+        let (content, tool_calls) = match self.body {
+            Body::Text(answer) => (Some(MessageContent::Text(answer.text)), None),
             Body::Tool(call, _) => (
                 None,
                 Some(vec![ToolCall {
-                    id: call.id.clone(),
+                    id: call.id,
                     kind: "function".to_owned(),
                     function: FunctionCall {
-                        name: call.name.clone(),
-                        arguments: call.arguments.clone(),
+                        name: call.name,
+                        arguments: call.arguments,
                     },
                 }]),
             ),
         };
         ChatResponse {
-            id: self.id.clone(),
+            id: self.id,
             object: "chat.completion".to_owned(),
             created: self.created,
-            model: self.model.clone(),
+            model: self.model,
             choices: vec![Choice {
                 index: 0,
                 message: Message {
@@ -87,10 +89,10 @@ impl Plan {
                     tool_call_id: None,
                     extra: Map::new(),
                 },
-                finish_reason: Some(self.finish_reason()),
+                finish_reason: Some(finish_reason),
                 extra: Map::new(),
             }],
-            usage: Some(self.usage.clone()),
+            usage: Some(self.usage),
             extra: Map::new(),
         }
     }

@@ -1,0 +1,270 @@
+//! A hand-written JSON encoder for the common shape of a `chat.completion.chunk`.
+//!
+//! Why it exists: encoding every streamed chunk with serde_json was ~70% of the gateway's
+//! per-chunk cost. The `{"id":...,"object":...,"created":...,"model":...,` prefix is the same
+//! on every chunk of one answer, so it is encoded once and copied; the rest (one choice with
+//! role/content/tool-call deltas, finish reason, plain usage) is written by hand. Anything
+//! else (unknown `extra` fields, several choices, usage details) returns `false` and the
+//! caller falls back to serde_json. The output is byte-for-byte what serde_json writes, which
+//! the tests check.
+
+use bulkhead_core::{
+    ChatChunk, ChunkChoice, Delta, FinishReason, FunctionCallDelta, Nullable, Role, ToolCallDelta,
+    Usage,
+};
+use bytes::{BufMut, BytesMut};
+
+#[cfg(test)]
+mod tests;
+
+const CHUNK_OBJECT: &str = "chat.completion.chunk";
+
+/// The encoded constant prefix of one stream's chunks, and what it was encoded from.
+#[derive(Debug, Default)]
+pub(crate) struct ChunkEncoder {
+    id: String,
+    created: u64,
+    model: String,
+    /// `{"id":"...","object":"chat.completion.chunk","created":N,"model":"...",`; empty until
+    /// the first chunk.
+    prefix: Vec<u8>,
+}
+
+impl ChunkEncoder {
+    /// Append `chunk`'s JSON to `buf` and return `true`, or return `false` with `buf`
+    /// untouched when the chunk has a shape this encoder leaves to serde_json.
+    pub(crate) fn encode(&mut self, buf: &mut BytesMut, chunk: &ChatChunk) -> bool {
+        if !supported(chunk) {
+            return false;
+        }
+        if self.prefix.is_empty()
+            || self.created != chunk.created
+            || self.id != chunk.id
+            || self.model != chunk.model
+        {
+            self.cache_prefix(chunk);
+        }
+        buf.put_slice(&self.prefix);
+        buf.put_slice(b"\"choices\":[");
+        for (i, choice) in chunk.choices.iter().enumerate() {
+            if i > 0 {
+                buf.put_u8(b',');
+            }
+            write_choice(buf, choice);
+        }
+        buf.put_u8(b']');
+        match &chunk.usage {
+            Nullable::Absent => {}
+            Nullable::Null => buf.put_slice(b",\"usage\":null"),
+            Nullable::Value(usage) => {
+                buf.put_slice(b",\"usage\":");
+                write_usage(buf, usage);
+            }
+        }
+        buf.put_u8(b'}');
+        true
+    }
+
+    fn cache_prefix(&mut self, chunk: &ChatChunk) {
+        self.id.clone_from(&chunk.id);
+        self.created = chunk.created;
+        self.model.clone_from(&chunk.model);
+        let prefix = &mut self.prefix;
+        prefix.clear();
+        prefix.put_slice(b"{\"id\":");
+        write_str(prefix, &chunk.id);
+        prefix.put_slice(b",\"object\":\"chat.completion.chunk\",\"created\":");
+        write_u64(prefix, chunk.created);
+        prefix.put_slice(b",\"model\":");
+        write_str(prefix, &chunk.model);
+        prefix.put_u8(b',');
+    }
+}
+
+/// Whether every part of `chunk` is one the hand-written encoder writes.
+fn supported(chunk: &ChatChunk) -> bool {
+    chunk.object == CHUNK_OBJECT
+        && chunk.extra.is_empty()
+        && chunk
+            .choices
+            .iter()
+            .all(|c| c.extra.is_empty() && c.delta.extra.is_empty())
+        && match &chunk.usage {
+            Nullable::Value(u) => {
+                u.extra.is_empty()
+                    && u.prompt_tokens_details.is_absent()
+                    && u.completion_tokens_details.is_absent()
+            }
+            _ => true,
+        }
+}
+
+fn write_choice(buf: &mut BytesMut, choice: &ChunkChoice) {
+    buf.put_slice(b"{\"index\":");
+    write_u64(buf, choice.index.into());
+    buf.put_slice(b",\"delta\":");
+    write_delta(buf, &choice.delta);
+    buf.put_slice(b",\"finish_reason\":");
+    match &choice.finish_reason {
+        None => buf.put_slice(b"null"),
+        Some(FinishReason::Other(reason)) => write_str(buf, reason),
+        Some(reason) => {
+            buf.put_u8(b'"');
+            buf.put_slice(reason.as_str().as_bytes());
+            buf.put_u8(b'"');
+        }
+    }
+    buf.put_u8(b'}');
+}
+
+fn write_delta(buf: &mut BytesMut, delta: &Delta) {
+    let mut fields = Fields::open(buf);
+    if let Some(role) = &delta.role {
+        fields.key(buf, b"\"role\":");
+        match role {
+            Role::Other(name) => write_str(buf, name),
+            known => {
+                buf.put_u8(b'"');
+                buf.put_slice(role_name(known).as_bytes());
+                buf.put_u8(b'"');
+            }
+        }
+    }
+    match &delta.content {
+        Nullable::Absent => {}
+        Nullable::Null => fields.key(buf, b"\"content\":null"),
+        Nullable::Value(text) => {
+            fields.key(buf, b"\"content\":");
+            write_str(buf, text);
+        }
+    }
+    if let Some(calls) = &delta.tool_calls {
+        fields.key(buf, b"\"tool_calls\":[");
+        for (i, call) in calls.iter().enumerate() {
+            if i > 0 {
+                buf.put_u8(b',');
+            }
+            write_tool_call(buf, call);
+        }
+        buf.put_u8(b']');
+    }
+    buf.put_u8(b'}');
+}
+
+fn write_tool_call(buf: &mut BytesMut, call: &ToolCallDelta) {
+    buf.put_slice(b"{\"index\":");
+    write_u64(buf, call.index.into());
+    if let Some(id) = &call.id {
+        buf.put_slice(b",\"id\":");
+        write_str(buf, id);
+    }
+    if let Some(kind) = &call.kind {
+        buf.put_slice(b",\"type\":");
+        write_str(buf, kind);
+    }
+    if let Some(FunctionCallDelta { name, arguments }) = &call.function {
+        buf.put_slice(b",\"function\":");
+        let mut fields = Fields::open(buf);
+        if let Some(name) = name {
+            fields.key(buf, b"\"name\":");
+            write_str(buf, name);
+        }
+        if let Some(arguments) = arguments {
+            fields.key(buf, b"\"arguments\":");
+            write_str(buf, arguments);
+        }
+        buf.put_u8(b'}');
+    }
+    buf.put_u8(b'}');
+}
+
+fn write_usage(buf: &mut BytesMut, usage: &Usage) {
+    buf.put_slice(b"{\"prompt_tokens\":");
+    write_u64(buf, usage.prompt_tokens.into());
+    buf.put_slice(b",\"completion_tokens\":");
+    write_u64(buf, usage.completion_tokens.into());
+    buf.put_slice(b",\"total_tokens\":");
+    write_u64(buf, usage.total_tokens.into());
+    buf.put_u8(b'}');
+}
+
+/// The wire name of a known role (escaped by the caller for `Role::Other`).
+fn role_name(role: &Role) -> &'static str {
+    match role {
+        Role::System => "system",
+        Role::Developer => "developer",
+        Role::User => "user",
+        Role::Assistant => "assistant",
+        Role::Tool => "tool",
+        Role::Function => "function",
+        Role::Other(_) => "",
+    }
+}
+
+/// Writes the `{` of an object, then a `,` before every key but the first.
+struct Fields {
+    first: bool,
+}
+
+impl Fields {
+    fn open(buf: &mut BytesMut) -> Self {
+        buf.put_u8(b'{');
+        Self { first: true }
+    }
+
+    fn key(&mut self, buf: &mut BytesMut, key: &[u8]) {
+        if !std::mem::take(&mut self.first) {
+            buf.put_u8(b',');
+        }
+        buf.put_slice(key);
+    }
+}
+
+fn write_u64(buf: &mut impl BufMut, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    buf.put_slice(&digits[at..]);
+}
+
+/// A JSON string, escaped exactly as serde_json does: `"` and `\`, the short forms `\b \f \n
+/// \r \t`, other control characters as `\u00XX`; everything else (UTF-8 included) verbatim.
+pub(crate) fn write_str(buf: &mut impl BufMut, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    buf.put_u8(b'"');
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b >= 0x20 && b != b'"' && b != b'\\' {
+            continue;
+        }
+        buf.put_slice(&bytes[start..i]);
+        start = i + 1;
+        match b {
+            b'"' => buf.put_slice(b"\\\""),
+            b'\\' => buf.put_slice(b"\\\\"),
+            b'\n' => buf.put_slice(b"\\n"),
+            b'\r' => buf.put_slice(b"\\r"),
+            b'\t' => buf.put_slice(b"\\t"),
+            0x08 => buf.put_slice(b"\\b"),
+            0x0c => buf.put_slice(b"\\f"),
+            _ => buf.put_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 0xf)],
+            ]),
+        }
+    }
+    buf.put_slice(&bytes[start..]);
+    buf.put_u8(b'"');
+}

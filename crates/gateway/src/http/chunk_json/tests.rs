@@ -1,0 +1,176 @@
+//! The hand-written encoder against serde_json, chunk by chunk.
+
+use bulkhead_core::{
+    ChatChunk, ChunkChoice, Delta, FinishReason, FunctionCallDelta, Map, Nullable, Role,
+    ToolCallDelta, Usage,
+};
+use bytes::BytesMut;
+use serde_json::{Value, json};
+
+use super::ChunkEncoder;
+
+fn chunk(id: &str, model: &str, delta: Delta, finish: Option<FinishReason>) -> ChatChunk {
+    ChatChunk {
+        id: id.to_owned(),
+        object: "chat.completion.chunk".to_owned(),
+        created: 1_700_000_000,
+        model: model.to_owned(),
+        choices: vec![ChunkChoice {
+            index: 0,
+            delta,
+            finish_reason: finish,
+            extra: Map::new(),
+        }],
+        usage: Nullable::Null,
+        extra: Map::new(),
+    }
+}
+
+fn text(content: &str) -> Delta {
+    Delta {
+        content: Nullable::Value(content.to_owned()),
+        ..Delta::default()
+    }
+}
+
+fn tool_delta(id: Option<&str>, name: Option<&str>, arguments: &str) -> Delta {
+    Delta {
+        tool_calls: Some(vec![ToolCallDelta {
+            index: 1,
+            id: id.map(str::to_owned),
+            kind: id.map(|_| "function".to_owned()),
+            function: Some(FunctionCallDelta {
+                name: name.map(str::to_owned),
+                arguments: Some(arguments.to_owned()),
+            }),
+        }]),
+        ..Delta::default()
+    }
+}
+
+const TEXTS: &[&str] = &[
+    "",
+    "plain",
+    " with \"quotes\" and \\backslash\\",
+    "lines\nand\r\ntabs\there",
+    "control \u{0} \u{1} \u{8} \u{b} \u{c} \u{1f} \u{7f} end",
+    "emoji 🎉 naïve 東京 \u{2028}",
+    "</script>/",
+];
+
+/// Chunks of every shape the encoder writes itself.
+fn fast_chunks() -> Vec<ChatChunk> {
+    let mut chunks = vec![chunk(
+        "chatcmpl-1",
+        "gpt-4o",
+        Delta {
+            role: Some(Role::Assistant),
+            content: Nullable::Value(String::new()),
+            ..Delta::default()
+        },
+        None,
+    )];
+    for t in TEXTS {
+        chunks.push(chunk("chatcmpl-1", "gpt-4o", text(t), None));
+        // A new id, model or text in them re-caches the prefix.
+        chunks.push(chunk(t, "gpt-4o", text(t), None));
+        chunks.push(chunk("chatcmpl-1", t, text(t), None));
+    }
+    chunks.push(chunk(
+        "chatcmpl-1",
+        "gpt-4o",
+        Delta::default(),
+        Some(FinishReason::Stop),
+    ));
+    for finish in [
+        FinishReason::Length,
+        FinishReason::ToolCalls,
+        FinishReason::ContentFilter,
+        FinishReason::FunctionCall,
+        FinishReason::Other("odd \"one\"".to_owned()),
+    ] {
+        chunks.push(chunk("c", "m", Delta::default(), Some(finish)));
+    }
+    for role in [Role::User, Role::Tool, Role::Other("critic\n".to_owned())] {
+        let delta = Delta {
+            role: Some(role),
+            ..Delta::default()
+        };
+        chunks.push(chunk("c", "m", delta, None));
+    }
+    let mut head = chunk(
+        "c",
+        "m",
+        tool_delta(Some("call_1"), Some("get_weather"), ""),
+        None,
+    );
+    head.choices[0].delta.role = Some(Role::Assistant);
+    head.choices[0].delta.content = Nullable::Null;
+    chunks.push(head);
+    chunks.push(chunk("c", "m", tool_delta(None, None, "{\"city\":"), None));
+    let mut bare = chunk("c", "m", tool_delta(None, None, ""), None);
+    bare.choices[0].delta.tool_calls = Some(vec![ToolCallDelta::default()]);
+    chunks.push(bare);
+    let mut usage = chunk("c", "m", Delta::default(), None);
+    usage.choices.clear();
+    usage.usage = Nullable::Value(Usage::new(24, u32::MAX - 24));
+    chunks.push(usage);
+    let mut two = chunk("c", "m", text("a"), None);
+    two.choices.push(two.choices[0].clone());
+    two.choices[1].index = 1;
+    two.usage = Nullable::Absent;
+    two.created = u64::MAX;
+    chunks.push(two);
+    chunks
+}
+
+#[test]
+fn fast_chunks_encode_exactly_as_serde_does() {
+    let mut encoder = ChunkEncoder::default();
+    for chunk in fast_chunks() {
+        let mut buf = BytesMut::new();
+        assert!(encoder.encode(&mut buf, &chunk), "{chunk:?}");
+        let serde = serde_json::to_vec(&chunk).expect("serializes");
+        let fast: Value = serde_json::from_slice(&buf).expect("the fast path writes JSON");
+        let expected: Value = serde_json::from_slice(&serde).expect("serde writes JSON");
+        assert_eq!(fast, expected);
+        assert_eq!(
+            String::from_utf8_lossy(&buf),
+            String::from_utf8_lossy(&serde)
+        );
+    }
+}
+
+#[test]
+fn other_shapes_are_left_to_serde() {
+    let extra: Map = json!({"logprobs": null})
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let base = chunk("c", "m", text("hi"), None);
+    let mut cases = Vec::new();
+    let mut c = base.clone();
+    c.extra = extra.clone();
+    cases.push(c);
+    let mut c = base.clone();
+    c.choices[0].extra = extra.clone();
+    cases.push(c);
+    let mut c = base.clone();
+    c.choices[0].delta.extra = extra.clone();
+    cases.push(c);
+    let mut c = base.clone();
+    c.object = "chat.completion".to_owned();
+    cases.push(c);
+    let mut c = base.clone();
+    let mut usage = Usage::new(1, 2);
+    usage.extra = extra;
+    c.usage = Nullable::Value(usage);
+    cases.push(c);
+
+    let mut encoder = ChunkEncoder::default();
+    for chunk in cases {
+        let mut buf = BytesMut::from(&b"data: "[..]);
+        assert!(!encoder.encode(&mut buf, &chunk), "{chunk:?}");
+        assert_eq!(&buf[..], b"data: ", "left untouched");
+    }
+}
