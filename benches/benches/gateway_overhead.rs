@@ -1,7 +1,8 @@
 //! What the gateway adds to a request over loopback, measured end to end in one process.
 //!
 //! Run: `cargo bench -p bulkhead-benches --bench gateway_overhead`
-//! (`BENCH_SECS=10 BENCH_CONCURRENCY=64 BENCH_RATE=200` change the defaults 5 s, 32, 200/s).
+//! (`BENCH_SECS=10 BENCH_CONCURRENCY=64 BENCH_RATE=200 BENCH_THREADS=1` change the defaults:
+//! 5 s, 32 in flight, 200/s, 2 tokio workers per server).
 //!
 //! Starts the static upstream (`bulkhead_benches::upstream`), a gateway built with
 //! `Config::from_toml_str` (one `openai` provider pointing at the upstream) and a bare
@@ -38,9 +39,10 @@ async fn main() -> anyhow::Result<()> {
     let secs = env_f64("BENCH_SECS").unwrap_or(if bench { 5.0 } else { 0.2 });
     let concurrency = env_f64("BENCH_CONCURRENCY").map_or(32, |c| c.max(1.0) as usize);
     let rate = env_f64("BENCH_RATE").unwrap_or(200.0);
+    let threads = env_f64("BENCH_THREADS").map_or(2, |n| n.max(1.0) as usize);
     let t = Duration::from_secs_f64(secs);
 
-    let upstream = spawn_server("upstream", 2, || {
+    let upstream = spawn_server("upstream", threads, || {
         upstream::router(UpstreamConfig {
             chunks: CHUNKS,
             separate_frames: false,
@@ -48,12 +50,12 @@ async fn main() -> anyhow::Result<()> {
     })?;
     let config = Config::from_toml_str(&bulkhead_benches::gateway_config(upstream), "<bench>")?;
     let gateway = Gateway::build(&config)?;
-    let gateway = spawn_server("gateway", 2, move || gateway.router())?;
+    let gateway = spawn_server("gateway", threads, move || gateway.router())?;
     let bare = proxy::router(&format!("http://{upstream}/v1"))?;
-    let bare = spawn_server("bare-proxy", 2, move || bare)?;
+    let bare = spawn_server("bare-proxy", threads, move || bare)?;
     println!(
         "upstream {upstream}, gateway {gateway}, bare proxy {bare}: {secs} s per target, \
-         {rate}/s, concurrency {concurrency}\n"
+         {rate}/s, concurrency {concurrency}, {threads} workers per server\n"
     );
 
     let client = load::client(concurrency * 2)?;

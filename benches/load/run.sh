@@ -7,10 +7,12 @@
 #: Env: BENCH_SECS (load per target per scenario, default 5, at most 10 unless
 #: BENCH_ALLOW_LONG=1), BENCH_RATE (200), BENCH_CONCURRENCY (32), BENCH_CHUNKS (20).
 #:
-#: Starts `bulkhead-bench-upstream` (static answers) and `bulkhead-server --config` (one
-#: `openai` provider pointing at it) on free 127.0.0.1 ports, then:
+#: Starts `bulkhead-bench-upstream` (static answers), `bulkhead-server --config` (one `openai`
+#: provider pointing at it) and, as the reference for what any extra hop costs on this stack,
+#: `bulkhead-bench-upstream --proxy-to` (a bare axum + reqwest passthrough proxy), on free
+#: 127.0.0.1 ports, then loads direct, via gateway and via bare proxy alike:
 #:   - fixed rate, JSON and 20-chunk stream: `bulkhead-bench-load` (open loop, since Debian's
-#:     wrk has no fixed-rate mode), direct vs via gateway in interleaved ABBA rounds;
+#:     wrk has no fixed-rate mode), in interleaved ABBA rounds;
 #:   - max throughput, JSON and stream: wrk -t2 -cBENCH_CONCURRENCY, ABBA runs of half the time;
 #: reading the gateway's CPU (utime+stime from /proc/PID/stat) around each load and its RSS
 #: (VmRSS, VmHWM from /proc/PID/status) at the end. Prints one markdown table. Every process
@@ -81,6 +83,11 @@ pids+=("$gw_pid")
 wait_for "$gw_port" "$gw_pid" gateway
 direct=http://127.0.0.1:$up_port/v1
 gateway=http://127.0.0.1:$gw_port/v1
+bare_port=$(free_port)
+"$bin/bulkhead-bench-upstream" --listen "127.0.0.1:$bare_port" --proxy-to "$direct" >"$work/bare.log" 2>&1 &
+pids+=($!)
+wait_for "$bare_port" "$!" bare
+bare=http://127.0.0.1:$bare_port/v1
 
 tck=$(getconf CLK_TCK)
 cpu_ticks() { sed 's/.*) //' "/proc/$gw_pid/stat" | awk '{ print $12 + $13 }'; }
@@ -88,7 +95,7 @@ status_kib() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$gw_pid/status"; }
 calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 kv() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
 rows=()
-row() { rows+=("| $1 | $2 | $3 | $4 | $5 | $6 | $7 |"); }
+row() { local line="|" cell; for cell in "$@"; do line+=" $cell |"; done; rows+=("$line"); }
 verdict_max() { # added limit
   awk -v a="$1" -v l="$2" 'BEGIN { if (a <= l) print "met"; else printf "**missed by %.3f ms**", a - l }'
 }
@@ -98,7 +105,8 @@ fixed() { # label extra-args p50-limit p99-limit
   echo "== $label: bulkhead-bench-load --rate $rate --secs $secs $extra" >&2
   before=$(cpu_ticks)
   # shellcheck disable=SC2086
-  out=$("$bin/bulkhead-bench-load" --direct "$direct" --gateway "$gateway" --rate "$rate" --secs "$secs" $extra)
+  out=$("$bin/bulkhead-bench-load" --direct "$direct" --gateway "$gateway" --bare "$bare" \
+    --rate "$rate" --secs "$secs" $extra)
   after=$(cpu_ticks)
   echo "   $out" >&2
   cpu_us=$(calc "%.0f" "($after - $before) * 1e6 / $tck / $(kv "$out" gateway_sent)")
@@ -106,15 +114,16 @@ fixed() { # label extra-args p50-limit p99-limit
   local what="latency" figure
   [[ $extra == *--stream* ]] && what="to last byte"
   for q in p50 p99; do
-    local d g added target="—" verdict=""
-    d=$(kv "$out" "direct_${q}_ms"); g=$(kv "$out" "gateway_${q}_ms")
+    local d g b added target="—" verdict=""
+    d=$(kv "$out" "direct_${q}_ms"); g=$(kv "$out" "gateway_${q}_ms"); b=$(kv "$out" "bare_${q}_ms")
     added=$(calc "%+.3f" "$g - $d")
     local limit=$3; [[ $q == p99 ]] && limit=$4
     if [[ $limit != - ]]; then target="≤ $limit ms"; verdict=$(verdict_max "$added" "$limit"); fi
     figure="$q $what (ms)"
-    row "$label" "$figure" "$d" "$g" "$added ms" "${cpu_us} µs/req (${cpu_pct}% of a core)" "$target $verdict"
+    row "$label" "$figure" "$d" "$g" "$added ms" "$b" "$(calc "%+.3f" "$b - $d") ms" \
+      "${cpu_us} µs/req (${cpu_pct}% of a core)" "$target $verdict"
   done
-  local errors=$(( $(kv "$out" direct_errors) + $(kv "$out" gateway_errors) ))
+  local errors=$(( $(kv "$out" direct_errors) + $(kv "$out" gateway_errors) + $(kv "$out" bare_errors) ))
   ((errors == 0)) || echo "   WARNING: $errors failed requests" >&2
 }
 
@@ -125,26 +134,27 @@ wrk_rps() { # url stream seconds -> "req/s errors"
 }
 
 max() { # label stream(0|1) ratio-limit
-  local half d1 d2 g1 g2 before after gw_secs d g ratio target="—" verdict=""
+  local half d1 d2 g1 g2 b1 b2 t0 ticks=0 gw_secs d g b ratio target="—" verdict="" cpu
   half=$(awk -v s="$secs" 'BEGIN { h = int((s + 1) / 2); print (h < 1 ? 1 : h) }')
-  echo "== $1: wrk -t2 -c$conc, ABBA ${half}s runs" >&2
+  echo "== $1: wrk -t2 -c$conc, runs of ${half}s in the order direct gateway bare bare gateway direct" >&2
   d1=$(wrk_rps "$direct" "$2" "$half")
-  before=$(cpu_ticks)
-  g1=$(wrk_rps "$gateway" "$2" "$half"); g2=$(wrk_rps "$gateway" "$2" "$half")
-  after=$(cpu_ticks)
+  t0=$(cpu_ticks); g1=$(wrk_rps "$gateway" "$2" "$half"); ticks=$(( $(cpu_ticks) - t0 ))
+  b1=$(wrk_rps "$bare" "$2" "$half"); b2=$(wrk_rps "$bare" "$2" "$half")
+  t0=$(cpu_ticks); g2=$(wrk_rps "$gateway" "$2" "$half"); ticks=$(( ticks + $(cpu_ticks) - t0 ))
   d2=$(wrk_rps "$direct" "$2" "$half")
-  echo "   direct: $d1 / $d2   gateway: $g1 / $g2" >&2
+  echo "   direct: $d1 / $d2   gateway: $g1 / $g2   bare proxy: $b1 / $b2" >&2
   d=$(calc "%.0f" "(${d1%% *} + ${d2%% *}) / 2"); g=$(calc "%.0f" "(${g1%% *} + ${g2%% *}) / 2")
+  b=$(calc "%.0f" "(${b1%% *} + ${b2%% *}) / 2")
   ratio=$(calc "%.0f" "100 * $g / $d")
-  gw_secs=$(calc "%.3f" "($after - $before) / $tck")
-  local cpu
+  gw_secs=$(calc "%.3f" "$ticks / $tck")
   cpu="$(calc "%.2f" "$gw_secs / (2 * $half)") cores, $(calc "%.0f" "$gw_secs * 1e6 / ($g * 2 * $half)") µs/req"
   if [[ $3 != - ]]; then
     target="≥ $3%"
     verdict=$(awk -v r="$ratio" -v l="$3" 'BEGIN { if (r >= l) print "met"; else printf "**missed by %d points**", l - r }')
   fi
-  [[ "$d1$d2$g1$g2" == *errors:* ]] && verdict="$verdict (wrk saw errors: see above)"
-  row "$1" "req/s (wrk, c=$conc)" "$d" "$g" "${ratio}% of direct" "$cpu" "$target $verdict"
+  [[ "$d1$d2$g1$g2$b1$b2" == *errors:* ]] && verdict="$verdict (wrk saw errors: see above)"
+  row "$1" "req/s (wrk, c=$conc)" "$d" "$g" "${ratio}% of direct" "$b" "$(calc "%.0f" "100 * $b / $d")% of direct" \
+    "$cpu" "$target $verdict"
 }
 
 fixed "JSON, $rate req/s" "" 0.1 0.5
@@ -156,7 +166,7 @@ rss=$(status_kib VmRSS); hwm=$(status_kib VmHWM)
 echo
 echo "bulkhead-server (release) vs bulkhead-bench-upstream over loopback, $(nproc) cores, ${secs}s per target per scenario"
 echo
-echo "| scenario | figure | direct | via gateway | added / ratio | gateway CPU | target |"
-echo "|---|---|--:|--:|--:|--:|---|"
+echo "| scenario | figure | direct | via gateway | gateway added | via bare proxy | bare proxy added | gateway CPU | target |"
+echo "|---|---|--:|--:|--:|--:|--:|--:|---|"
 printf '%s\n' "${rows[@]}"
-echo "| gateway memory | after the run | | $(calc "%.1f" "$rss / 1024") MiB RSS | | peak $(calc "%.1f" "$hwm / 1024") MiB | |"
+echo "| gateway memory | after the run | | $(calc "%.1f" "$rss / 1024") MiB RSS | | | | peak $(calc "%.1f" "$hwm / 1024") MiB | |"

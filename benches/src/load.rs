@@ -167,14 +167,17 @@ pub async fn compare(
         }
     };
     let warm_up = round.min(Duration::from_millis(300));
+    let mut results = Vec::with_capacity(targets.len());
     for target in targets {
-        run(target, warm_up).await;
+        let discarded = run(target, warm_up).await;
+        let mut result = Samples::default();
+        result.unmeasured = discarded.sent();
+        results.push(result);
     }
     let rounds = (per_target.as_secs_f64() / round.as_secs_f64())
         .ceil()
         .max(1.0) as u32;
     let length = per_target / rounds;
-    let mut results = vec![Samples::default(); targets.len()];
     let mut order: Vec<usize> = (0..targets.len()).collect();
     for _ in 0..rounds {
         for &i in &order {

@@ -5,16 +5,17 @@
 //!   --direct http://127.0.0.1:9101/v1 --gateway http://127.0.0.1:9102/v1 --rate 200 --secs 5`
 //!
 //! Open-loop fixed rate (`--rate`, the default) or closed loop (`--concurrency N`), JSON or
-//! `--stream`, for `--secs` per target in interleaved ABBA rounds (so a run takes twice that,
-//! plus a short warm-up). Prints one line of `key=value` figures (latencies in ms) for
-//! scripts such as `benches/load/run.sh`, or the markdown table with `--markdown`.
+//! `--stream`, for `--secs` per target in interleaved ABBA rounds (a run takes that times the
+//! number of targets, plus a short warm-up); `--bare URL` adds a bare reverse proxy as a
+//! third target. Prints one line of `key=value` figures (latencies in ms) for scripts such as
+//! `benches/load/run.sh`, or the markdown table with `--markdown`.
 
 use std::time::Duration;
 
 use anyhow::Context as _;
 use bulkhead_benches::load::{self, Request, Shape};
 use bulkhead_benches::report::{self, Comparison, Target};
-use bulkhead_benches::stats::ms;
+use bulkhead_benches::stats::{Samples, ms};
 use clap::Parser;
 
 /// Compare a direct upstream with a gateway in front of it, at the same load.
@@ -27,6 +28,10 @@ struct Args {
     /// The gateway's API root, e.g. http://127.0.0.1:9102/v1.
     #[arg(long)]
     gateway: String,
+    /// Also load this API root (a bare reverse proxy, `bulkhead-bench-upstream --proxy-to`) as
+    /// a third target, the reference for what any extra hop costs.
+    #[arg(long, value_name = "URL")]
+    bare: Option<String>,
     /// The model name sent (the gateway must serve it).
     #[arg(long, default_value = "chat")]
     model: String,
@@ -62,7 +67,11 @@ async fn main() -> anyhow::Result<()> {
     };
     let direct = Request::chat(url(&args.direct)?, &args.model, args.stream);
     let gateway = Request::chat(url(&args.gateway)?, &args.model, args.stream);
-    for u in [&direct.url, &gateway.url] {
+    let mut targets = vec![direct, gateway];
+    if let Some(bare) = &args.bare {
+        targets.push(Request::chat(url(bare)?, &args.model, args.stream));
+    }
+    for u in targets.iter().map(|t| &t.url) {
         let host = u.host_str().unwrap_or_default();
         anyhow::ensure!(
             host == "localhost"
@@ -77,13 +86,14 @@ async fn main() -> anyhow::Result<()> {
         None => (Shape::FixedRate(args.rate), Duration::from_millis(500)),
     };
     let client = load::client(args.concurrency.unwrap_or(32) * 2)?;
-    for request in [&direct, &gateway] {
+    for request in &targets {
         load::once(&client, request)
             .await
             .with_context(|| format!("a first request to {} failed", request.url))?;
     }
     let per_target = Duration::from_secs_f64(args.secs);
-    let results = load::compare(&client, &[&direct, &gateway], shape, per_target, round).await;
+    let targets: Vec<&Request> = targets.iter().collect();
+    let results = load::compare(&client, &targets, shape, per_target, round).await;
     let mut result = Comparison::from_results(results);
 
     if args.markdown {
@@ -107,21 +117,24 @@ async fn main() -> anyhow::Result<()> {
         println!("{}", report::counts(&scenario, &result));
         return Ok(());
     }
-    let mut line = String::new();
-    for (name, samples) in [
-        ("direct", &mut result.direct),
-        ("gateway", &mut result.gateway),
-    ] {
-        line.push_str(&format!(
-            "{name}_p50_ms={} {name}_p99_ms={} {name}_rps={:.1} {name}_ok={} {name}_errors={} {name}_sent={} ",
-            ms(samples.quantile(0.5)),
-            ms(samples.quantile(0.99)),
-            samples.throughput(),
-            samples.ok(),
-            samples.errors,
-            samples.sent() + 1, // and the first, checking request
-        ));
+    let mut line = figures("direct", &mut result.direct);
+    line.push_str(&figures("gateway", &mut result.gateway));
+    if let Some(bare) = result.bare.as_mut() {
+        line.push_str(&figures("bare", bare));
     }
     println!("{}", line.trim_end());
     Ok(())
+}
+
+/// `name_p50_ms=... name_p99_ms=... name_rps=... name_ok=... name_errors=... name_sent=... `
+fn figures(name: &str, samples: &mut Samples) -> String {
+    format!(
+        "{name}_p50_ms={} {name}_p99_ms={} {name}_rps={:.1} {name}_ok={} {name}_errors={} {name}_sent={} ",
+        ms(samples.quantile(0.5)),
+        ms(samples.quantile(0.99)),
+        samples.throughput(),
+        samples.ok(),
+        samples.errors,
+        samples.sent() + 1, // and the first, checking request
+    )
 }

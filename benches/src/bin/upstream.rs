@@ -7,10 +7,14 @@
 //! `--chunks` precomputed `chat.completion.chunk` events and `data: [DONE]` when the request
 //! body has `"stream":true`; `POST /v1/embeddings` with a precomputed list. Prints
 //! `listening on ADDR` once bound (use port 0 to let the OS choose).
+//!
+//! With `--proxy-to API_ROOT` it serves the bare reverse proxy of `bulkhead_benches::proxy`
+//! instead (the reference for what any extra hop costs on this stack).
 
 use std::net::SocketAddr;
 
 use anyhow::Context as _;
+use bulkhead_benches::proxy;
 use bulkhead_benches::upstream::{self, UpstreamConfig};
 use clap::Parser;
 
@@ -27,6 +31,9 @@ struct Args {
     /// Send each event as its own body frame instead of one body.
     #[arg(long)]
     frames: bool,
+    /// Be a bare reverse proxy to this API root (e.g. http://127.0.0.1:9101/v1) instead.
+    #[arg(long, value_name = "URL")]
+    proxy_to: Option<String>,
 }
 
 #[tokio::main]
@@ -40,10 +47,13 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     println!("listening on {}", listener.local_addr()?);
-    let router = upstream::router(UpstreamConfig {
-        chunks: args.chunks,
-        separate_frames: args.frames,
-    });
+    let router = match &args.proxy_to {
+        Some(upstream) => proxy::router(upstream)?,
+        None => upstream::router(UpstreamConfig {
+            chunks: args.chunks,
+            separate_frames: args.frames,
+        }),
+    };
     bulkhead_benches::serve(listener, router).await?;
     Ok(())
 }
