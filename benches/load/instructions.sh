@@ -76,9 +76,9 @@ measure() { # stream(0|1) command... -> instructions per request
   local load=("$bin/bulkhead-bench-load" --direct "http://127.0.0.1:$port/v1"
     --gateway "http://127.0.0.1:$port/v1" --concurrency 1 "${flag[@]}")
   "${load[@]}" --secs 1 >/dev/null
-  callgrind_control -z "$pid" >/dev/null
+  callgrind_control -z "$pid" >/dev/null 2>&1
   out=$("${load[@]}" --secs "$(awk -v s="$secs" 'BEGIN { print s / 2 }')")
-  callgrind_control -d "$pid" >/dev/null
+  callgrind_control -d "$pid" >/dev/null 2>&1
   kill "$pid"; wait "$pid" 2>/dev/null || true
   sent=$(tr ' ' '\n' <<<"$out" | awk -F= '/_sent=/ { s += $2 } END { print s }')
   total=$(callgrind_annotate "$work/cg.$pid.1" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')
