@@ -28,8 +28,8 @@
 //! # use bulkhead_core::{ChatModel, ChatRequest, ChatResponse, ChatStream, Result, async_trait};
 //! # struct Provider;
 //! # #[async_trait] impl ChatModel for Provider {
-//! #     async fn chat(&self, _: ChatRequest) -> Result<ChatResponse> { unimplemented!() }
-//! #     async fn stream(&self, _: ChatRequest) -> Result<ChatStream> { unimplemented!() }
+//! #     async fn chat(&self, _: ChatRequest) -> Result<ChatResponse> { Err(bulkhead_core::Error::internal("example")) }
+//! #     async fn stream(&self, _: ChatRequest) -> Result<ChatStream> { Err(bulkhead_core::Error::internal("example")) }
 //! # }
 //! let model = Retry::new(Provider, ExponentialBackoff::new(RetryConfig::default()))
 //!     .with_budget(Arc::new(RetryBudget::default()))
