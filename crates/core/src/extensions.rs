@@ -67,7 +67,7 @@ impl Deadline {
 ///
 /// The caller (the gateway) puts one in the request's extensions before calling the stack, and
 /// keeps a clone; layers that know a fact write it in (routing the deployment, retry each
-/// attempt). Clones share one record, so a fact written deep in the stack reaches the HTTP
+/// attempt, the cache its status, observability the cost). Clones share one record, so a fact written deep in the stack reaches the HTTP
 /// edge, which turns it into `x-bulkhead-provider`, `x-bulkhead-model` and
 /// `x-bulkhead-attempts`.
 #[derive(Debug, Clone, Default)]
@@ -76,7 +76,36 @@ pub struct CallReport(Arc<CallReportInner>);
 #[derive(Debug, Default)]
 struct CallReportInner {
     attempts: AtomicU32,
-    deployment: Mutex<Option<Deployment>>,
+    facts: Mutex<Facts>,
+}
+
+#[derive(Debug, Default)]
+struct Facts {
+    deployment: Option<Deployment>,
+    cache: Option<CacheStatus>,
+    cost_usd: Option<f64>,
+}
+
+/// How the cache dealt with a request, as `x-bulkhead-cache` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CacheStatus {
+    /// Served from the cache without calling a model.
+    Hit,
+    /// Looked up, not found; the model was called.
+    Miss,
+    /// The lookup was skipped (`Cache-Control: no-cache` / `no-store`, or policy).
+    Bypass,
+}
+
+impl CacheStatus {
+    /// `hit`, `miss` or `bypass`: the header value and metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hit => "hit",
+            Self::Miss => "miss",
+            Self::Bypass => "bypass",
+        }
+    }
 }
 
 /// A provider and the upstream model it was asked for.
@@ -107,20 +136,36 @@ impl CallReport {
     /// Record the deployment now serving the request; the last one recorded is the one that
     /// answered.
     pub fn set_deployment(&self, deployment: Deployment) {
-        *self
-            .0
-            .deployment
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(deployment);
+        self.facts().deployment = Some(deployment);
     }
 
     /// The deployment recorded last, if any.
     pub fn deployment(&self) -> Option<Deployment> {
-        self.0
-            .deployment
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.facts().deployment.clone()
+    }
+
+    /// Record how the cache dealt with the request.
+    pub fn set_cache(&self, status: CacheStatus) {
+        self.facts().cache = Some(status);
+    }
+
+    /// How the cache dealt with the request; `None` when no cache layer saw it.
+    pub fn cache(&self) -> Option<CacheStatus> {
+        self.facts().cache
+    }
+
+    /// Record the request's cost in US dollars, computed from reported usage.
+    pub fn set_cost_usd(&self, cost: f64) {
+        self.facts().cost_usd = Some(cost);
+    }
+
+    /// The request's cost in US dollars, when a layer computed one.
+    pub fn cost_usd(&self) -> Option<f64> {
+        self.facts().cost_usd
+    }
+
+    fn facts(&self) -> std::sync::MutexGuard<'_, Facts> {
+        self.0.facts.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

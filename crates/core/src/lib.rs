@@ -39,7 +39,7 @@ pub use embedding::{
     Embedding, EmbeddingInput, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage, EmbeddingVector,
 };
 pub use error::{Error, ErrorKind, Result};
-pub use extensions::{CallReport, Deadline, Deployment, RequestId, Tenant};
+pub use extensions::{CacheStatus, CallReport, Deadline, Deployment, RequestId, Tenant};
 pub use model::{ChatModel, ChatStream, EmbeddingModel};
 pub use nullable::Nullable;
 pub use stream::{ChunkAccumulator, collect_stream, replay_as_chunks};

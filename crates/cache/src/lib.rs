@@ -1,0 +1,1 @@
+//! bulkhead-cache (under construction; not yet wired into the gateway).

@@ -1,0 +1,1 @@
+//! bulkhead-limits (under construction; not yet wired into the gateway).

@@ -1,0 +1,1 @@
+//! bulkhead-observability (under construction; not yet wired into the gateway).
