@@ -36,6 +36,7 @@ mod server;
 mod step;
 
 pub mod fixtures;
+pub mod redis;
 
 pub use server::{MockUpstream, RecordedRequest};
 pub use step::Step;
