@@ -11,7 +11,7 @@ mod deadline;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bulkhead_core::{Error, Result};
+use bulkhead_core::{Error, ErrorKind, Result};
 use http::Extensions;
 use http::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use reqwest::{Response, Url};
@@ -75,6 +75,9 @@ impl Upstream {
 
         let client = reqwest::Client::builder()
             .default_headers(headers)
+            // Never follow a redirect: following one would send the provider's key to
+            // whatever host the `Location` names. A redirect is a configuration error instead.
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(timeouts.connect)
             .tcp_nodelay(true)
             .tcp_keepalive(Duration::from_secs(60))
@@ -181,6 +184,9 @@ impl Upstream {
         if status.is_success() {
             return Ok(response);
         }
+        if status.is_redirection() {
+            return Err(self.redirected(&response));
+        }
         let headers = response.headers().clone();
         // The body only refines the error: a body that cannot be read still leaves the status.
         let body = self
@@ -240,6 +246,30 @@ impl Upstream {
                 self.name
             )),
         }
+    }
+
+    /// The error for a 3xx answer: the endpoint moved, so `base_url` needs fixing. The target
+    /// is named only by its host, as a `Location` may carry tokens in its query.
+    fn redirected(&self, response: &Response) -> Error {
+        let status = response.status();
+        let target = response
+            .headers()
+            .get(http::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| response.url().join(v).ok())
+            .and_then(|url| url.host_str().map(str::to_owned));
+        let to = target.map_or_else(String::new, |host| format!(" to host `{host}`"));
+        Error::new(
+            ErrorKind::NotFound,
+            format!(
+                "provider `{}` answered with a redirect (HTTP {}){to}; redirects are not \
+                 followed, so that the API key is never sent elsewhere: point base_url at the \
+                 final address",
+                self.name,
+                status.as_u16()
+            ),
+        )
+        .with_status(status.as_u16())
     }
 
     /// The error for a failed connection, request or body read.
