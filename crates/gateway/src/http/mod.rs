@@ -6,6 +6,7 @@
 mod chat;
 mod chunk_json;
 mod embeddings;
+mod messages;
 pub(crate) mod error;
 pub(crate) mod models;
 mod request_id;
@@ -40,6 +41,7 @@ pub(crate) fn router(gateway: Gateway) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat::handle))
         .route("/v1/embeddings", post(embeddings::handle))
+        .route("/v1/messages", post(messages::handle))
         .route("/v1/models", get(models::list))
         .route("/v1/models/{*id}", get(models::retrieve))
         .route("/healthz", get(healthz))

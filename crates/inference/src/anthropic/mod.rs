@@ -6,6 +6,7 @@
 //! on recorded fixtures, fuzzed, benchmarked, and reused in reverse by a `/v1/messages` ingress.
 //! Anthropic has no embeddings API, so this provider implements only `ChatModel`.
 
+pub mod ingress;
 mod request;
 mod response;
 mod stream;

@@ -175,6 +175,9 @@ pub struct ToolChoiceParam {
 pub struct MessagesResponse {
     /// `msg_...`.
     pub id: String,
+    /// `"message"`; Anthropic always sends it, Bulkhead's ingress always writes it.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
     /// The model that answered.
     pub model: String,
     /// `"assistant"`.
