@@ -1,0 +1,192 @@
+//! `Observe`: the decorator that measures, traces and prices model calls.
+//!
+//! One type, used at two places of a stack (see ARCHITECTURE.md):
+//!
+//! - [`Observe::request`], outermost, sees every request once, including cache hits and
+//!   fallbacks: `bulkhead_requests_total`, `bulkhead_in_flight_requests`,
+//!   `bulkhead_gateway_overhead_seconds`, the cost (`bulkhead_cost_usd_total` and
+//!   [`CallReport::set_cost_usd`](bulkhead_core::CallReport::set_cost_usd)), and a
+//!   `gen_ai.request` span.
+//! - [`Observe::attempt`], innermost, around one provider, sees each upstream attempt:
+//!   `gen_ai_client_operation_duration_seconds`, `gen_ai_client_token_usage`, the stream
+//!   chunk timings, and a `gen_ai.attempt` span; it adds its time to the request's
+//!   [`UpstreamTime`](crate::UpstreamTime) so the overhead excludes it.
+//!
+//! Splitting the metrics this way counts each fact exactly once: tokens when a provider
+//! reports them (a cache hit consumes none), requests and cost once per request however many
+//! attempts it took. A call that is dropped before it ends (the client went away) is still
+//! recorded, with outcome `cancelled`. Streams are recorded when they end.
+
+mod record;
+mod stream;
+
+use std::sync::{Arc, OnceLock};
+
+use bulkhead_core::{
+    ChatModel, ChatRequest, ChatResponse, ChatStream, EmbeddingModel, EmbeddingRequest,
+    EmbeddingResponse, Result, async_trait,
+};
+use tracing::Instrument as _;
+
+use crate::Pricing;
+use crate::names::OK;
+use record::{Operation, Recorder};
+
+/// Records metrics, spans and cost of the calls it passes to its inner model; see the
+/// [module docs](self) for which metrics each scope emits.
+///
+/// ```
+/// use std::sync::Arc;
+/// use bulkhead_observability::{Observe, Pricing, Price};
+/// # use bulkhead_core::{ChatModel, ChatRequest, ChatResponse, ChatStream, Result, Error, async_trait};
+/// # struct Provider;
+/// # #[async_trait]
+/// # impl ChatModel for Provider {
+/// #     async fn chat(&self, _: ChatRequest) -> Result<ChatResponse> { Err(Error::internal("example")) }
+/// #     async fn stream(&self, _: ChatRequest) -> Result<ChatStream> { Err(Error::internal("example")) }
+/// # }
+/// let pricing = Arc::new(Pricing::builtin().with_price("my-model", Price::new(0.1, 0.2)));
+/// let attempt = Observe::attempt(Provider, "my-provider");
+/// let stack = Observe::request(attempt).pricing(pricing).log_prompts(false);
+/// # let _: &dyn ChatModel = &stack;
+/// ```
+#[derive(Debug, Clone)]
+pub struct Observe<M> {
+    inner: M,
+    scope: Scope,
+    log_prompts: bool,
+    pricing: Arc<Pricing>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Scope {
+    /// Around the whole request.
+    Request,
+    /// Around one provider's attempts; the provider's configured name.
+    Attempt(Arc<str>),
+}
+
+fn builtin_pricing() -> Arc<Pricing> {
+    static BUILTIN: OnceLock<Arc<Pricing>> = OnceLock::new();
+    BUILTIN.get_or_init(|| Arc::new(Pricing::builtin())).clone()
+}
+
+impl<M> Observe<M> {
+    /// Observe whole requests (outermost in a stack). Prices come from the built-in table
+    /// until [`Observe::pricing`] replaces it.
+    pub fn request(inner: M) -> Self {
+        Self {
+            inner,
+            scope: Scope::Request,
+            log_prompts: false,
+            pricing: builtin_pricing(),
+        }
+    }
+
+    /// Observe each upstream attempt of `provider` (its configured name, the
+    /// `gen_ai_provider_name` label); wrap the provider itself.
+    pub fn attempt(inner: M, provider: impl Into<Arc<str>>) -> Self {
+        Self {
+            inner,
+            scope: Scope::Attempt(provider.into()),
+            log_prompts: false,
+            pricing: builtin_pricing(),
+        }
+    }
+
+    /// Record prompts and completions in spans (`gen_ai.input.messages`,
+    /// `gen_ai.output.messages`). Off by default: they may hold personal data.
+    pub fn log_prompts(mut self, on: bool) -> Self {
+        self.log_prompts = on;
+        self
+    }
+
+    /// The price table the request scope computes cost from.
+    pub fn pricing(mut self, pricing: Arc<Pricing>) -> Self {
+        self.pricing = pricing;
+        self
+    }
+
+    /// The wrapped model.
+    pub fn inner(&self) -> &M {
+        &self.inner
+    }
+
+    fn recorder(
+        &self,
+        operation: Operation,
+        model: &str,
+        extensions: &mut http::Extensions,
+        prompt: impl FnOnce() -> String,
+    ) -> Recorder {
+        Recorder::begin(
+            &self.scope,
+            operation,
+            model,
+            extensions,
+            self.log_prompts.then(prompt),
+            &self.pricing,
+        )
+    }
+}
+
+#[async_trait]
+impl<M: ChatModel> ChatModel for Observe<M> {
+    async fn chat(&self, mut request: ChatRequest) -> Result<ChatResponse> {
+        let mut recorder = self.recorder(
+            Operation::Chat,
+            &request.model,
+            &mut request.extensions,
+            || serde_json::to_string(&request.messages).unwrap_or_default(),
+        );
+        let span = recorder.span().clone();
+        let result = self.inner.chat(request).instrument(span).await;
+        match &result {
+            Ok(response) => {
+                recorder.on_response(response);
+                recorder.finish(OK);
+            }
+            Err(error) => recorder.finish(error.kind().as_str()),
+        }
+        result
+    }
+
+    async fn stream(&self, mut request: ChatRequest) -> Result<ChatStream> {
+        let mut recorder = self.recorder(
+            Operation::Chat,
+            &request.model,
+            &mut request.extensions,
+            || serde_json::to_string(&request.messages).unwrap_or_default(),
+        );
+        let span = recorder.span().clone();
+        match self.inner.stream(request).instrument(span).await {
+            Ok(inner) => Ok(Box::pin(stream::Observed::new(inner, recorder))),
+            Err(error) => {
+                recorder.finish(error.kind().as_str());
+                Err(error)
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl<M: EmbeddingModel> EmbeddingModel for Observe<M> {
+    async fn embed(&self, mut request: EmbeddingRequest) -> Result<EmbeddingResponse> {
+        let mut recorder = self.recorder(
+            Operation::Embeddings,
+            &request.model,
+            &mut request.extensions,
+            || serde_json::to_string(&request.input).unwrap_or_default(),
+        );
+        let span = recorder.span().clone();
+        let result = self.inner.embed(request).instrument(span).await;
+        match &result {
+            Ok(response) => {
+                recorder.on_embedding(response);
+                recorder.finish(OK);
+            }
+            Err(error) => recorder.finish(error.kind().as_str()),
+        }
+        result
+    }
+}
