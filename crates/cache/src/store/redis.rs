@@ -1,0 +1,152 @@
+//! The shared store: Redis, through a connection manager that reconnects on its own.
+//!
+//! Every call is bounded by a short timeout, and a Redis that is down, slow or answering
+//! nonsense is a miss and a skipped write, never an error: a cache outage must cost latency of
+//! at most one timeout per request, not availability. The connection is made lazily on first
+//! use, so building the store neither fails nor waits when Redis is down at start-up, and the
+//! manager reconnects after an outage (the first calls after Redis comes back trigger it).
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use bulkhead_core::async_trait;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use crate::entry::now_ms;
+use crate::{CacheError, CacheKey, Entry, Store};
+
+/// How a [`RedisStore`] talks to Redis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisOptions {
+    /// Upper bound on every Redis call (connect, `GET`, `SET`); past it the call is a miss or
+    /// a skipped write. Default 150 ms.
+    pub timeout: Duration,
+    /// Prefix of every key, so several caches (or a cache and other data) share one Redis.
+    /// Default `bulkhead:cache:`.
+    pub prefix: String,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        RedisOptions {
+            timeout: Duration::from_millis(150),
+            prefix: "bulkhead:cache:".to_owned(),
+        }
+    }
+}
+
+/// A [`Store`] in Redis: entries in their compact encoding ([`Entry::encode`]) under
+/// `prefix + hex(key)`, written with `SET ... EX ttl`.
+pub struct RedisStore {
+    client: redis::Client,
+    options: RedisOptions,
+    manager: OnceLock<ConnectionManager>,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry a password: show only where it points.
+        let info = self.client.get_connection_info();
+        f.debug_struct("RedisStore")
+            .field("addr", &info.addr().to_string())
+            .field("options", &self.options)
+            .field("connected_once", &self.manager.get().is_some())
+            .finish()
+    }
+}
+
+impl RedisStore {
+    /// A store for the Redis at `url` (`redis://host:port/db`). Only the URL is checked here:
+    /// no connection is made until the first call, so a Redis that is down at start-up does
+    /// not stop the gateway from starting.
+    ///
+    /// # Errors
+    ///
+    /// [`CacheError::RedisUrl`] when the URL cannot be parsed.
+    pub fn new(url: &str, options: RedisOptions) -> Result<Self, CacheError> {
+        let client = redis::Client::open(url).map_err(|e| CacheError::RedisUrl(e.to_string()))?;
+        Ok(RedisStore {
+            client,
+            options,
+            manager: OnceLock::new(),
+        })
+    }
+
+    /// The options in use.
+    pub fn options(&self) -> &RedisOptions {
+        &self.options
+    }
+
+    fn redis_key(&self, key: &CacheKey) -> String {
+        let mut k = String::with_capacity(self.options.prefix.len() + 64);
+        k.push_str(&self.options.prefix);
+        k.push_str(&key.to_hex());
+        k
+    }
+
+    /// The connection manager, created on first use (it needs a running tokio runtime).
+    fn manager(&self) -> Option<ConnectionManager> {
+        if let Some(manager) = self.manager.get() {
+            return Some(manager.clone());
+        }
+        let timeout = self.options.timeout;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            // Few, quick reconnection attempts: when they run out the next call starts new
+            // ones, so a Redis that comes back is found within a second or so.
+            .set_number_of_retries(2)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_millis(500));
+        match ConnectionManager::new_lazy_with_config(self.client.clone(), config) {
+            Ok(manager) => Some(self.manager.get_or_init(|| manager).clone()),
+            Err(error) => {
+                tracing::warn!(%error, "redis cache: cannot create a connection manager");
+                None
+            }
+        }
+    }
+
+    /// Run `cmd` within the timeout; `None` on any failure.
+    async fn run<T: redis::FromRedisValue>(&self, cmd: redis::Cmd, what: &str) -> Option<T> {
+        let mut conn = self.manager()?;
+        match tokio::time::timeout(self.options.timeout, cmd.query_async::<T>(&mut conn)).await {
+            Ok(Ok(value)) => Some(value),
+            Ok(Err(error)) => {
+                tracing::debug!(%error, op = what, "redis cache: call failed; treated as a miss");
+                None
+            }
+            Err(_) => {
+                tracing::debug!(op = what, timeout = ?self.options.timeout, "redis cache: call timed out; treated as a miss");
+                None
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn get(&self, key: &CacheKey) -> Option<Entry> {
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(self.redis_key(key));
+        let bytes: Option<Vec<u8>> = self.run(cmd, "get").await?;
+        let entry = Entry::decode(&bytes?)?;
+        (!entry.is_expired_at(now_ms())).then_some(entry)
+    }
+
+    async fn put(&self, key: &CacheKey, entry: Entry) {
+        let remaining = entry.remaining_at(now_ms());
+        if remaining.is_zero() {
+            return;
+        }
+        // Whole seconds, rounded up: Redis may keep an entry a little longer than its TTL,
+        // and `get` drops it by its own expiry time.
+        let secs = remaining.as_millis().div_ceil(1000).max(1);
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.redis_key(key))
+            .arg(entry.encode())
+            .arg("EX")
+            .arg(u64::try_from(secs).unwrap_or(u64::MAX));
+        let _: Option<()> = self.run(cmd, "set").await;
+    }
+}
