@@ -2,26 +2,21 @@
 //!
 //! Parses arguments, loads the configuration (a TOML file, or the embedded default that serves
 //! the simulated model on 127.0.0.1:8080), installs the log subscriber, and serves the gateway's
-//! router until SIGTERM or Ctrl-C, letting in-flight requests finish.
+//! router until SIGTERM or Ctrl-C, letting in-flight requests finish (up to `[server]
+//! shutdown_grace_secs`). A config file is reloaded when it changes and on SIGHUP.
 //!
 //! Exit codes: 0 after a clean shutdown, 1 when serving fails (the port is taken, ...), 2 when
 //! the configuration is invalid.
 
-use std::future::IntoFuture as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context as _;
-use axum::serve::ListenerExt as _;
+use bulkhead_gateway::serve::{self, LiveRouter};
 use bulkhead_gateway::{Config, Gateway};
 use clap::Parser;
-use tokio::sync::watch;
 use tracing_subscriber::EnvFilter;
-
-/// How long in-flight requests may run after a shutdown signal before the process exits anyway.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Run the Bulkhead gateway: an OpenAI-compatible API in front of your model providers.
 #[derive(Debug, Parser)]
@@ -56,7 +51,7 @@ async fn main() -> ExitCode {
         Ok(gateway) => gateway,
         Err(e) => return config_error(&e),
     };
-    match serve(&config, &origin, gateway).await {
+    match serve(config, &origin, args.config, gateway).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -70,46 +65,42 @@ fn config_error(error: &bulkhead_gateway::ConfigError) -> ExitCode {
     ExitCode::from(2)
 }
 
-async fn serve(config: &Config, origin: &str, gateway: Gateway) -> anyhow::Result<()> {
+async fn serve(
+    config: Config,
+    origin: &str,
+    path: Option<PathBuf>,
+    gateway: Gateway,
+) -> anyhow::Result<()> {
     // Listen for signals before accepting anything, so an early SIGTERM is a clean stop.
-    let (stop, stopped) = watch::channel(false);
     let signal = shutdown_signal()?;
-    tokio::spawn(async move {
-        signal.await;
-        tracing::info!("shutdown signal received; finishing in-flight requests");
-        let _ = stop.send(true);
-    });
-
     let addr = config.server.listen;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr} (is another process using it?)"))?;
-    let listener = listener.tap_io(|tcp| {
-        // Without it, reused connections stall ~40 ms per response on delayed ACKs.
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!("cannot set TCP_NODELAY: {e}");
-        }
-    });
-    let models: Vec<&str> = config.models.iter().map(|m| m.name.as_str()).collect();
+    let models: Vec<&str> = gateway.model_names().collect();
     tracing::info!(
         "bulkhead-server listening on http://{addr}/v1, serving models [{}], config: {origin}",
         models.join(", ")
     );
+    if !gateway.requires_keys() {
+        tracing::warn!("no [[keys]] configured: the gateway is open to every caller");
+    }
 
-    let mut graceful = stopped.clone();
-    let server = axum::serve(listener, gateway.router())
-        .with_graceful_shutdown(async move {
-            let _ = graceful.wait_for(|stop| *stop).await;
-        })
-        .into_future();
-    let mut draining = stopped;
-    let drain_limit = async move {
-        let _ = draining.wait_for(|stop| *stop).await;
-        tokio::time::sleep(DRAIN_TIMEOUT).await;
+    let live = LiveRouter::new(gateway.router());
+    let server_settings = config.server.clone();
+    let watcher = path.map(|path| {
+        tracing::info!("reloading {} on change and on SIGHUP", path.display());
+        tokio::spawn(serve::watch_config(path, live.clone(), config))
+    });
+    let stop = async move {
+        signal.await;
+        tracing::info!("shutdown signal received; finishing in-flight requests");
     };
-    tokio::select! {
-        result = server => result.context("the server failed")?,
-        () = drain_limit => tracing::warn!("requests still in flight after {DRAIN_TIMEOUT:?}; exiting"),
+    serve::serve(listener, live, &server_settings, stop)
+        .await
+        .context("the server failed")?;
+    if let Some(watcher) = watcher {
+        watcher.abort();
     }
     tracing::info!("bulkhead-server stopped");
     Ok(())

@@ -77,7 +77,9 @@ pub(crate) fn from_config(config: &Config) -> Result<Gateway, ConfigError> {
 
     let routes = routes(config, &providers)
         .map_err(|e| ConfigError::new("config", vec![Diagnostic::unplaced(e.to_string())]))?;
-    let mut builder = Gateway::builder().max_body_bytes(config.server.max_body_bytes);
+    let mut builder = Gateway::builder()
+        .max_body_bytes(config.server.max_body_bytes)
+        .keys(config.keys.iter().cloned());
     for model in &config.models {
         let Some(chat) = routes.model(&model.name) else {
             continue;

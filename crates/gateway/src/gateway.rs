@@ -14,7 +14,8 @@ use bulkhead_core::{ChatModel, EmbeddingModel};
 use bytes::Bytes;
 use http::HeaderValue;
 
-use crate::config::{ConfigError, Diagnostic, ServerConfig};
+use crate::config::{ConfigError, Diagnostic, KeyConfig, ServerConfig};
+use crate::http::auth::Keys;
 
 /// The OpenAI-compatible HTTP API over a fixed set of models.
 ///
@@ -38,6 +39,7 @@ pub(crate) struct Inner {
     pub(crate) model_ids: Vec<Box<str>>,
     pub(crate) created: u64,
     pub(crate) max_body_bytes: usize,
+    pub(crate) keys: Keys,
 }
 
 /// Where one model name is served, with the response headers precomputed.
@@ -80,6 +82,11 @@ impl Gateway {
     /// The largest request body accepted.
     pub fn max_body_bytes(&self) -> usize {
         self.inner.max_body_bytes
+    }
+
+    /// Whether callers must present a virtual key; without `[[keys]]` the gateway is open.
+    pub fn requires_keys(&self) -> bool {
+        !self.inner.keys.is_empty()
     }
 }
 
@@ -155,6 +162,7 @@ impl fmt::Debug for ModelRoute {
 pub struct GatewayBuilder {
     routes: Vec<ModelRoute>,
     max_body_bytes: usize,
+    keys: Vec<KeyConfig>,
 }
 
 impl Default for GatewayBuilder {
@@ -162,6 +170,7 @@ impl Default for GatewayBuilder {
         Self {
             routes: Vec::new(),
             max_body_bytes: ServerConfig::DEFAULT_MAX_BODY_BYTES,
+            keys: Vec::new(),
         }
     }
 }
@@ -189,6 +198,13 @@ impl GatewayBuilder {
     /// The largest request body accepted (default 4 MiB); larger bodies get 413.
     pub fn max_body_bytes(mut self, limit: usize) -> Self {
         self.max_body_bytes = limit;
+        self
+    }
+
+    /// Require one of these virtual keys on every `/v1` request (401 without one; 403 for a
+    /// model outside a key's `models`). With none, the gateway is open.
+    pub fn keys(mut self, keys: impl IntoIterator<Item = KeyConfig>) -> Self {
+        self.keys.extend(keys);
         self
     }
 
@@ -248,6 +264,7 @@ impl GatewayBuilder {
                 model_ids,
                 created,
                 max_body_bytes: self.max_body_bytes,
+                keys: Keys::new(&self.keys),
             }),
         })
     }

@@ -46,8 +46,14 @@ pub mod config;
 mod build;
 mod gateway;
 mod http;
+mod reload;
 mod resilience;
+pub mod serve;
 
+pub use config::{
+    BudgetPeriod, CacheSettings, KeyConfig, LimitsSettings, LogFormat, PriceConfig,
+    TelemetrySettings,
+};
 pub use config::{
     CircuitBreakerSettings, Config, ConfigError, Diagnostic, HttpProviderConfig, ModelConfig,
     ProviderConfig, ProviderKind, RetrySettings, ServerConfig, SimulatedFault, SimulatedFaultKind,

@@ -1,7 +1,7 @@
 //! The TOML file's shape, as serde reads it.
 //!
 //! Every table denies unknown fields, so a typo (`max_body_byte`) or a section this version
-//! does not implement yet (`[cache]`) is an error at its line and column instead of a setting
+//! does not know (`[cahce]`) is an error at its line and column instead of a setting
 //! silently ignored. Values are kept [`Spanned`] so later checks can point at them too, and
 //! strings are kept raw: `${VAR}` substitution happens in `resolve`, where every missing
 //! variable can be reported, not only the first.
@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use toml::Spanned;
+
+use super::sections::{CacheFile, KeyFile, LimitsFile, PriceFile, TelemetryFile};
 
 type S<T> = Spanned<T>;
 
@@ -25,6 +27,13 @@ pub(crate) struct File {
     pub(crate) models: Vec<S<Model>>,
     pub(crate) retry: Option<S<Retry>>,
     pub(crate) circuit_breaker: Option<S<CircuitBreaker>>,
+    pub(crate) cache: Option<CacheFile>,
+    #[serde(default)]
+    pub(crate) keys: Vec<S<KeyFile>>,
+    pub(crate) limits: Option<LimitsFile>,
+    #[serde(default)]
+    pub(crate) pricing: BTreeMap<S<String>, S<PriceFile>>,
+    pub(crate) telemetry: Option<TelemetryFile>,
 }
 
 /// `[retry]`, and a provider's `retry = { ... }`: every key optional, merged over defaults.
@@ -55,6 +64,9 @@ pub(crate) struct CircuitBreaker {
 pub(crate) struct Server {
     pub(crate) listen: Option<S<String>>,
     pub(crate) max_body_bytes: Option<S<u64>>,
+    pub(crate) max_header_bytes: Option<S<u64>>,
+    pub(crate) header_read_timeout_ms: Option<S<u64>>,
+    pub(crate) shutdown_grace_secs: Option<S<u64>>,
 }
 
 /// `[[providers]]`: the fields of every kind; `resolve` rejects those that do not apply.

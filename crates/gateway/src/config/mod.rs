@@ -74,12 +74,17 @@ mod interpolate;
 mod resolve;
 mod resolve_provider;
 mod resolve_resilience;
+mod sections;
 mod types;
 mod validate;
 
 use std::path::Path;
 
 pub use error::{ConfigError, Diagnostic};
+pub use sections::{
+    BudgetPeriod, CacheSettings, KeyConfig, LimitsSettings, LogFormat, PriceConfig,
+    TelemetrySettings,
+};
 pub use types::{
     CircuitBreakerSettings, Config, HttpProviderConfig, ModelConfig, ProviderConfig, ProviderKind,
     RetrySettings, ServerConfig, SimulatedFault, SimulatedFaultKind, SimulatedProviderConfig,
@@ -150,20 +155,7 @@ impl Config {
     }
 }
 
-/// Keys that later versions add; naming them in a file earns a hint rather than only
-/// "unknown field", so an operator copying a newer example knows what is going on.
-const LATER: &[&str] = &["cache", "keys", "limits", "pricing", "telemetry"];
-
-/// toml's message, on one line, with a hint for keys of later versions.
+/// toml's message, on one line.
 fn parse_message(message: &str) -> String {
-    let mut text = message.trim_end().replace('\n', "; ");
-    let unknown = text
-        .strip_prefix("unknown field `")
-        .and_then(|rest| rest.split('`').next());
-    if let Some(key) = unknown.filter(|k| LATER.contains(k)) {
-        text.push_str(&format!(
-            "; `{key}` is not supported by this version of Bulkhead yet"
-        ));
-    }
-    text
+    message.trim_end().replace('\n', "; ")
 }

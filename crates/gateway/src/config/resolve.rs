@@ -60,7 +60,7 @@ impl Resolver<'_, '_> {
                 own_circuit.map(|c| self.circuit_breaker(circuit_breaker, c.get_ref()));
             providers.push(resolved);
         }
-        let mut models = Vec::with_capacity(file.models.len());
+        let mut models: Vec<ModelConfig> = Vec::with_capacity(file.models.len());
         for model in file.models {
             let model = model.into_inner();
             let targets_places = model
@@ -84,12 +84,26 @@ impl Resolver<'_, '_> {
             ));
             models.push(self.model(model));
         }
+        let model_names = models.iter().map(|m| m.name.clone()).collect();
+        let sections = self.sections(
+            file.cache,
+            file.keys,
+            file.limits,
+            file.pricing,
+            file.telemetry,
+            &model_names,
+        );
         let config = Config {
             server,
             providers,
             models,
             retry,
             circuit_breaker,
+            cache: sections.cache,
+            keys: sections.keys,
+            limits: sections.limits,
+            pricing: sections.pricing,
+            telemetry: sections.telemetry,
         };
         (config, places)
     }
@@ -139,6 +153,21 @@ impl Resolver<'_, '_> {
                 Ok(n) => config.max_body_bytes = n,
                 Err(_) => self.diags.at(max.span(), "`max_body_bytes` is too large"),
             }
+        }
+        if let Some(max) = &server.max_header_bytes {
+            match usize::try_from(*max.get_ref()) {
+                Ok(n) if n >= 8192 => config.max_header_bytes = n,
+                _ => self.diags.at(
+                    max.span(),
+                    "`max_header_bytes` must be at least 8192 (hyper's smallest read buffer)",
+                ),
+            }
+        }
+        if let Some(ms) = &server.header_read_timeout_ms {
+            config.header_read_timeout = self.millis(ms, "header_read_timeout_ms");
+        }
+        if let Some(secs) = &server.shutdown_grace_secs {
+            config.shutdown_grace = Duration::from_secs(*secs.get_ref());
         }
         config
     }

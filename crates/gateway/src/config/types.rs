@@ -5,9 +5,12 @@
 //! They know nothing of TOML, and provider crates know nothing of them: the gateway converts
 //! them explicitly into each provider's own config struct.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
+
+use super::sections::{CacheSettings, KeyConfig, LimitsSettings, PriceConfig, TelemetrySettings};
 
 /// The whole gateway configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +25,16 @@ pub struct Config {
     pub retry: RetrySettings,
     /// `[circuit_breaker]`: the circuit of every provider without its own `circuit_breaker`.
     pub circuit_breaker: CircuitBreakerSettings,
+    /// `[cache]`.
+    pub cache: CacheSettings,
+    /// `[[keys]]`: the virtual keys. None configured: the gateway is open to every caller.
+    pub keys: Vec<KeyConfig>,
+    /// `[limits]`.
+    pub limits: LimitsSettings,
+    /// `[pricing."model"]`: prices that replace or add to the built-in table.
+    pub pricing: BTreeMap<String, PriceConfig>,
+    /// `[telemetry]`.
+    pub telemetry: TelemetrySettings,
 }
 
 /// `[server]`.
@@ -31,6 +44,15 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// The largest request body accepted; larger bodies get 413. Default 4 MiB.
     pub max_body_bytes: usize,
+    /// The largest request head (request line and headers) accepted; larger heads get 431.
+    /// Default 64 KiB.
+    pub max_header_bytes: usize,
+    /// How long a client may take to send a request's head; slower connections are closed
+    /// (slowloris). Default 10 s.
+    pub header_read_timeout: Duration,
+    /// After SIGTERM, how long in-flight requests and streams may run before the process
+    /// exits anyway. Default 30 s.
+    pub shutdown_grace: Duration,
 }
 
 impl ServerConfig {
@@ -41,6 +63,12 @@ impl ServerConfig {
     ));
     /// The default body limit, 4 MiB.
     pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+    /// The default request head limit, 64 KiB.
+    pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
+    /// The default time allowed for a request head, 10 s.
+    pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+    /// The default shutdown grace period, 30 s.
+    pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 }
 
 impl Default for ServerConfig {
@@ -48,6 +76,9 @@ impl Default for ServerConfig {
         Self {
             listen: Self::DEFAULT_LISTEN,
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
+            max_header_bytes: Self::DEFAULT_MAX_HEADER_BYTES,
+            header_read_timeout: Self::DEFAULT_HEADER_READ_TIMEOUT,
+            shutdown_grace: Self::DEFAULT_SHUTDOWN_GRACE,
         }
     }
 }

@@ -6,6 +6,9 @@ use axum::response::{IntoResponse, Response};
 use bulkhead_core::{CallReport, EmbeddingRequest, RequestId};
 use bytes::Bytes;
 
+use std::sync::Arc;
+
+use super::auth::{Caller, authorize};
 use super::error::ApiError;
 use super::{Origin, json_answer, parse_body};
 use crate::gateway::Gateway;
@@ -13,6 +16,7 @@ use crate::gateway::Gateway;
 pub(crate) async fn handle(
     State(gateway): State<Gateway>,
     Extension(id): Extension<RequestId>,
+    caller: Option<Extension<Arc<Caller>>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let mut request: EmbeddingRequest = match parse_body(body, gateway.inner.max_body_bytes) {
@@ -21,6 +25,13 @@ pub(crate) async fn handle(
     };
     if request.input.is_empty() {
         return ApiError::empty("input", "input").into_response();
+    }
+    if let Err(e) = authorize(
+        caller.as_deref().map(|c| &**c),
+        &request.model,
+        &mut request.extensions,
+    ) {
+        return (*e).into_response();
     }
     let Some(route) = gateway.inner.routes.get(request.model.as_str()).cloned() else {
         return ApiError::model_not_found(&request.model).into_response();

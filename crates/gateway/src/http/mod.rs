@@ -3,11 +3,12 @@
 //! Each endpoint has its module; `error` is the one place errors become statuses and bodies,
 //! `sse` the one place chunks become bytes on the wire.
 
+pub(crate) mod auth;
 mod chat;
 mod chunk_json;
 mod embeddings;
-mod messages;
 pub(crate) mod error;
+mod messages;
 pub(crate) mod models;
 mod request_id;
 mod sse;
@@ -38,12 +39,19 @@ pub(crate) const X_BULKHEAD_ATTEMPTS: HeaderName = HeaderName::from_static("x-bu
 /// The router of a gateway.
 pub(crate) fn router(gateway: Gateway) -> Router {
     let limit = gateway.inner.max_body_bytes;
-    Router::new()
+    // Every /v1 route needs a key when keys are configured; probes never do.
+    let api = Router::new()
         .route("/v1/chat/completions", post(chat::handle))
         .route("/v1/embeddings", post(embeddings::handle))
         .route("/v1/messages", post(messages::handle))
         .route("/v1/models", get(models::list))
         .route("/v1/models/{*id}", get(models::retrieve))
+        .route_layer(axum::middleware::from_fn_with_state(
+            gateway.clone(),
+            auth::layer,
+        ));
+    Router::new()
+        .merge(api)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(unknown_url)

@@ -39,6 +39,9 @@
 //! | body is not valid JSON, or misses a required field | 400 | `invalid_request_error` | `invalid_request_body` | |
 //! | `messages` is empty / `input` is empty | 400 | `invalid_request_error` | `invalid_value` | `messages` / `input` |
 //! | the model serves no embeddings | 400 | `invalid_request_error` | `embeddings_not_supported` | `model` |
+//! | no key, when `[[keys]]` are configured | 401 | `invalid_request_error` | `missing_api_key` | |
+//! | malformed or unknown key | 401 | `invalid_request_error` | `invalid_api_key` | |
+//! | model outside the key's `models` | 403 | `permission_error` | `model_not_allowed` | `model` |
 //! | unknown model | 404 | `invalid_request_error` | `model_not_found` | `model` |
 //! | unknown path | 404 | `invalid_request_error` | `unknown_url` | |
 //! | wrong method | 405 | `invalid_request_error` | `method_not_allowed` | |
@@ -157,6 +160,37 @@ impl ApiError {
             format!("The model `{model}` does not exist or is not served by this gateway"),
             INVALID,
             "model_not_found",
+        )
+        .param("model")
+    }
+
+    /// 401 for a request without a key, when keys are configured.
+    pub(crate) fn missing_key() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "You didn't provide an API key. Send it as `Authorization: Bearer KEY`.",
+            INVALID,
+            "missing_api_key",
+        )
+    }
+
+    /// 401 for a key that is malformed or not configured. The key itself is never echoed.
+    pub(crate) fn invalid_key() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "Incorrect API key provided.",
+            INVALID,
+            "invalid_api_key",
+        )
+    }
+
+    /// 403 for a model outside the key's allow-list.
+    pub(crate) fn model_not_allowed(model: &str) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            format!("This API key is not allowed to use the model `{model}`"),
+            "permission_error",
+            "model_not_allowed",
         )
         .param("model")
     }

@@ -1,0 +1,133 @@
+//! Serving over TCP: the limits a public endpoint needs, a router that can be replaced while
+//! serving (hot reload), and a graceful shutdown.
+//!
+//! `axum::serve` is fine for a demo but exposes none of hyper's connection settings, and a
+//! gateway facing the internet needs two of them:
+//!
+//! - **`header_read_timeout`**: a client gets this long to send a request head. Slowloris
+//!   clients (open many connections, trickle one header byte at a time) are cut off instead
+//!   of holding a task and a socket each forever.
+//! - **`max_buf_size`** as the head limit: a request head larger than `max_header_bytes` is
+//!   answered 431 by hyper, before any of it reaches the router.
+//!
+//! Bodies are limited by the router (413), and responses are written with backpressure: a
+//! client that reads slowly holds at most hyper's write buffer, because a streamed body is
+//! polled for its next chunk only once the previous one was written. Nothing is buffered per
+//! connection beyond that.
+//!
+//! [`LiveRouter`] is what is served: each request runs on the router current when it
+//! arrived, so [`LiveRouter::replace`] swaps configurations atomically and a request (or a
+//! stream) that started on the old one finishes on it.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use axum::Router;
+use axum::body::Body;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tower::ServiceExt as _;
+
+use crate::config::ServerConfig;
+
+pub use crate::reload::{POLL as RELOAD_POLL, watch_config};
+
+/// The router being served, replaceable while serving.
+#[derive(Clone)]
+pub struct LiveRouter(Arc<ArcSwap<Router>>);
+
+impl LiveRouter {
+    /// Serve `router` until it is replaced.
+    pub fn new(router: Router) -> Self {
+        Self(Arc::new(ArcSwap::from_pointee(router)))
+    }
+
+    /// Serve `router` from the next request on; requests in flight finish on the old one.
+    pub fn replace(&self, router: Router) {
+        self.0.store(Arc::new(router));
+    }
+
+    fn current(&self) -> Router {
+        Router::clone(&self.0.load())
+    }
+}
+
+impl fmt::Debug for LiveRouter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LiveRouter").finish_non_exhaustive()
+    }
+}
+
+/// Serve `router` on `listener` until `shutdown` resolves, then stop accepting, let requests
+/// and streams in flight finish for up to `server.shutdown_grace`, and return.
+///
+/// Uses `server`'s `max_header_bytes`, `header_read_timeout` and `shutdown_grace`; sets
+/// `TCP_NODELAY` on every connection (without it, reused connections stall ~40 ms per
+/// response on delayed ACKs).
+pub async fn serve(
+    listener: TcpListener,
+    router: LiveRouter,
+    server: &ServerConfig,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(server.header_read_timeout)
+        .max_buf_size(server.max_header_bytes);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let tcp = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(e) => {
+                    accept_failed(&e).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY: {e}");
+        }
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
+            let router = router.current();
+            async move {
+                let response = router.oneshot(request.map(Body::new)).await;
+                Ok::<_, Infallible>(response.unwrap_or_else(|never| match never {}))
+            }
+        });
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(tcp), service));
+        tokio::spawn(async move {
+            // Clients that vanish, time out sending their head or send garbage end here;
+            // that is their problem, not the server's.
+            if let Err(e) = connection.await {
+                tracing::debug!("connection ended with an error: {e}");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(server.shutdown_grace) => tracing::warn!(
+            "requests still in flight after the {:?} grace period; stopping anyway",
+            server.shutdown_grace
+        ),
+    }
+    Ok(())
+}
+
+/// After a failed `accept`: out of file descriptors and the like pass, so wait a little and
+/// go on rather than spin or stop serving everyone.
+async fn accept_failed(error: &io::Error) {
+    tracing::warn!("accepting a connection failed: {error}");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}
