@@ -1,9 +1,12 @@
 //! The `[[providers]]` part of resolving: each kind takes only its own keys, so a key that
 //! the kind would silently ignore (`latency_ms` on an OpenAI provider, `base_url` on a
-//! simulated one) is an error rather than a surprise.
+//! simulated one) is an error rather than a surprise. A `kind` that names a vendor preset
+//! (`"groq"`, `"azure"`, ...; the table is `bulkhead_inference::openai::presets`) is an
+//! OpenAI-compatible provider with that vendor's defaults.
 
 use std::time::Duration;
 
+use bulkhead_inference::openai::presets::{self, Preset};
 use toml::Spanned;
 
 use super::file;
@@ -39,15 +42,25 @@ impl Resolver<'_, '_> {
                 self.reject_simulated_fields(&p, "anthropic");
                 ProviderKind::Anthropic(self.http(&p, "anthropic", "https://api.anthropic.com"))
             }
-            other => {
-                self.diags.at(
-                    p.kind.span(),
-                    format!(
-                        "unknown provider kind \"{other}\"; expected \"openai\", \"anthropic\" or \"simulated\""
-                    ),
-                );
-                ProviderKind::Simulated(SimulatedProviderConfig::default())
-            }
+            other => match presets::preset(other) {
+                // `kind = "groq"`: an OpenAI-compatible provider with the vendor's preset.
+                Some(preset) => {
+                    self.reject_simulated_fields(&p, other);
+                    ProviderKind::OpenAi(self.preset(&p, &name, preset))
+                }
+                None => {
+                    let presets: Vec<String> =
+                        presets::names().map(|n| format!("\"{n}\"")).collect();
+                    self.diags.at(
+                        p.kind.span(),
+                        format!(
+                            "unknown provider kind \"{other}\"; expected \"openai\", \"anthropic\", \"simulated\" or a vendor preset: {}",
+                            presets.join(", ")
+                        ),
+                    );
+                    ProviderKind::Simulated(SimulatedProviderConfig::default())
+                }
+            },
         };
         ProviderConfig::new(name, kind)
     }
@@ -97,9 +110,44 @@ impl Resolver<'_, '_> {
         }
     }
 
+    /// An OpenAI-compatible provider from a vendor preset: the preset's `base_url`, auth
+    /// style and headers, with the configured `base_url`, `api_key` and `headers` winning.
+    fn preset(&mut self, p: &file::Provider, name: &str, preset: &Preset) -> HttpProviderConfig {
+        let mut http = self.http_settings(p, None);
+        let given = p.base_url.as_ref().map(|_| http.base_url.as_str());
+        match preset.resolve(given, http.api_key.as_deref()) {
+            Ok(resolved) => {
+                let configured = std::mem::take(&mut http.headers);
+                let mut headers: Vec<(String, String)> = resolved
+                    .headers
+                    .into_iter()
+                    .filter(|(n, _)| !configured.iter().any(|(c, _)| c.eq_ignore_ascii_case(n)))
+                    .collect();
+                headers.extend(configured);
+                http.headers = headers;
+                http.base_url = resolved.base_url;
+                http.api_key = resolved.api_key;
+            }
+            Err(e) => self
+                .diags
+                .at(p.kind.span(), format!("provider `{name}`: {e}")),
+        }
+        http
+    }
+
     /// The settings of a provider reached over HTTP; `example` is a `base_url` for the error
     /// message when it is missing.
     fn http(&mut self, p: &file::Provider, kind: &str, example: &str) -> HttpProviderConfig {
+        self.http_settings(p, Some((kind, example)))
+    }
+
+    /// [`http`](Self::http), with `base_url` required only when `required` names the kind
+    /// and an example; otherwise a missing one is left empty.
+    fn http_settings(
+        &mut self,
+        p: &file::Provider,
+        required: Option<(&str, &str)>,
+    ) -> HttpProviderConfig {
         let base_url = match &p.base_url {
             Some(url) => {
                 let text = self.string(url);
@@ -112,10 +160,12 @@ impl Resolver<'_, '_> {
                 text
             }
             None => {
-                self.diags.at(
-                    p.kind.span(),
-                    format!("kind \"{kind}\" needs `base_url` (e.g. \"{example}\")"),
-                );
+                if let Some((kind, example)) = required {
+                    self.diags.at(
+                        p.kind.span(),
+                        format!("kind \"{kind}\" needs `base_url` (e.g. \"{example}\")"),
+                    );
+                }
                 String::new()
             }
         };

@@ -3,6 +3,7 @@
 //! One pooled `reqwest` client per provider, built once in [`OpenAiProvider::new`]; any vendor
 //! that speaks the OpenAI wire format is a different [`OpenAiConfig`], never different code.
 
+pub mod presets;
 mod stream;
 
 use std::fmt;
@@ -28,7 +29,8 @@ pub struct OpenAiConfig {
     /// The provider's name, e.g. `"openai"`; used in error messages.
     pub name: String,
     /// The API root, e.g. `"https://api.openai.com/v1"`; `/chat/completions` and `/embeddings`
-    /// are appended.
+    /// are appended (before the query, if it has one). `{model}` in it is replaced by each
+    /// request's model, for vendors that put the model in the path (Azure's deployments).
     pub base_url: String,
     /// Sent as `Authorization: Bearer ...`. Never logged: `Debug` prints it redacted.
     pub api_key: Option<String>,
@@ -73,8 +75,57 @@ pub struct OpenAiProvider {
 
 struct Inner {
     upstream: Upstream,
-    chat_url: Url,
-    embeddings_url: Url,
+    chat_url: Endpoint,
+    embeddings_url: Endpoint,
+}
+
+/// An endpoint URL: fixed, or with the request's model in it (built per request).
+enum Endpoint {
+    Fixed(Url),
+    PerModel(String),
+}
+
+impl Endpoint {
+    fn new(name: &str, base_url: &str, path: &str) -> Result<Self> {
+        if base_url.contains(MODEL_PLACEHOLDER) {
+            let template = upstream::endpoint_text(base_url, path);
+            // Check the rest of the URL now, so a typo fails at start-up, not per request.
+            upstream::endpoint(name, &template.replace(MODEL_PLACEHOLDER, "m"), "")?;
+            Ok(Endpoint::PerModel(template))
+        } else {
+            upstream::endpoint(name, base_url, path).map(Endpoint::Fixed)
+        }
+    }
+
+    fn url(&self, name: &str, model: &str) -> Result<std::borrow::Cow<'_, Url>> {
+        match self {
+            Endpoint::Fixed(url) => Ok(std::borrow::Cow::Borrowed(url)),
+            Endpoint::PerModel(template) => {
+                let url = template.replace(MODEL_PLACEHOLDER, &path_segment(model));
+                Url::parse(&url).map(std::borrow::Cow::Owned).map_err(|e| {
+                    Error::bad_request(format!(
+                        "provider `{name}`: model `{model}` does not make a valid URL: {e}"
+                    ))
+                })
+            }
+        }
+    }
+}
+
+/// Where the model goes in a `base_url` template.
+const MODEL_PLACEHOLDER: &str = "{model}";
+
+/// `model` percent-encoded as one path segment (RFC 3986 unreserved characters stay).
+fn path_segment(model: &str) -> String {
+    let mut out = String::with_capacity(model.len());
+    for byte in model.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 impl fmt::Debug for OpenAiProvider {
@@ -96,8 +147,8 @@ impl OpenAiProvider {
     pub fn new(config: OpenAiConfig) -> Result<Self> {
         let name = config.name.as_str();
         let base_url = config.base_url.trim_end_matches('/');
-        let chat_url = upstream::endpoint(name, base_url, "/chat/completions")?;
-        let embeddings_url = upstream::endpoint(name, base_url, "/embeddings")?;
+        let chat_url = Endpoint::new(name, base_url, "/chat/completions")?;
+        let embeddings_url = Endpoint::new(name, base_url, "/embeddings")?;
 
         let mut auth = HeaderMap::new();
         if let Some(key) = &config.api_key {
@@ -141,20 +192,18 @@ impl ChatModel for OpenAiProvider {
         request.stream_options = None;
         let upstream = &self.inner.upstream;
         let clock = upstream.clock(&request.extensions);
+        let url = self.inner.chat_url.url(&upstream.name, &request.model)?;
         let body = to_json(&upstream.name, &request)?;
-        upstream
-            .json_call(&self.inner.chat_url, body, MAX_JSON_BODY, &clock)
-            .await
+        upstream.json_call(&url, body, MAX_JSON_BODY, &clock).await
     }
 
     async fn stream(&self, mut request: ChatRequest) -> Result<ChatStream> {
         request.stream = Some(true);
         let upstream = &self.inner.upstream;
         let clock = upstream.clock(&request.extensions);
+        let url = self.inner.chat_url.url(&upstream.name, &request.model)?;
         let body = to_json(&upstream.name, &request)?;
-        let response = upstream
-            .stream_call(&self.inner.chat_url, body, &clock)
-            .await?;
+        let response = upstream.stream_call(&url, body, &clock).await?;
         Ok(Box::pin(SseChunkStream::new(
             response,
             self.inner.clone(),
@@ -168,10 +217,12 @@ impl EmbeddingModel for OpenAiProvider {
     async fn embed(&self, request: EmbeddingRequest) -> Result<EmbeddingResponse> {
         let upstream = &self.inner.upstream;
         let clock = upstream.clock(&request.extensions);
+        let url = self
+            .inner
+            .embeddings_url
+            .url(&upstream.name, &request.model)?;
         let body = to_json(&upstream.name, &request)?;
-        upstream
-            .json_call(&self.inner.embeddings_url, body, MAX_JSON_BODY, &clock)
-            .await
+        upstream.json_call(&url, body, MAX_JSON_BODY, &clock).await
     }
 }
 

@@ -30,13 +30,22 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 
 const USER_AGENT_VALUE: &str = concat!("bulkhead/", env!("CARGO_PKG_VERSION"));
 
-/// The endpoint `{base_url}{path}` of provider `name`; `base_url` has no trailing `/`.
+/// The endpoint `{base_url}{path}` of provider `name`; a query in `base_url` (Azure's
+/// `api-version`) stays at the end.
 pub(crate) fn endpoint(name: &str, base_url: &str, path: &str) -> Result<Url> {
-    Url::parse(&format!("{base_url}{path}")).map_err(|e| {
+    Url::parse(&endpoint_text(base_url, path)).map_err(|e| {
         Error::bad_request(format!(
             "provider `{name}`: invalid base_url `{base_url}`: {e}"
         ))
     })
+}
+
+/// `{base_url}{path}` as text, the query of `base_url` moved after `path`.
+pub(crate) fn endpoint_text(base_url: &str, path: &str) -> String {
+    match base_url.split_once('?') {
+        Some((root, query)) => format!("{}{path}?{query}", root.trim_end_matches('/')),
+        None => format!("{}{path}", base_url.trim_end_matches('/')),
+    }
 }
 
 /// One HTTP upstream: its name (for errors), base URL, deadlines and pooled client.
