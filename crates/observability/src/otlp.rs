@@ -29,6 +29,9 @@ pub fn tracer_provider(
     endpoint: &str,
     service_name: &str,
 ) -> Result<SdkTracerProvider, TelemetryError> {
+    // The workspace's reqwest brings rustls without a default crypto provider; install ring
+    // (a no-op when the application already installed one).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_protocol(Protocol::HttpBinary)
@@ -49,7 +52,7 @@ pub fn tracer_provider(
 /// become attributes (`gen_ai.request.model`, ...), `otel.name` the span name.
 pub fn layer<S>(provider: &SdkTracerProvider) -> Box<dyn Layer<S> + Send + Sync>
 where
-    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    S: tracing::Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
 {
     tracing_opentelemetry::layer()
         .with_tracer(provider.tracer("bulkhead"))

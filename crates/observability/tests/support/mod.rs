@@ -38,7 +38,7 @@ fn prompt(request: &ChatRequest) -> String {
 }
 
 fn kind(name: &str) -> ErrorKind {
-    match name {
+    match name.split_whitespace().next().unwrap_or_default() {
         "rate_limited" => ErrorKind::RateLimited,
         "bad_request" => ErrorKind::BadRequest,
         "timeout" => ErrorKind::Timeout,
