@@ -7,8 +7,9 @@
 //! - **`header_read_timeout`**: a client gets this long to send a request head. Slowloris
 //!   clients (open many connections, trickle one header byte at a time) are cut off instead
 //!   of holding a task and a socket each forever.
-//! - **`max_buf_size`** as the head limit: a request head larger than `max_header_bytes` is
-//!   answered 431 by hyper, before any of it reaches the router.
+//! - **The head limit**: a request head larger than `max_header_bytes` is answered 431 before
+//!   it reaches the router, and hyper's read buffer (`max_buf_size`) is bounded by the same
+//!   number, so a client cannot make the server hold more than that of an unfinished head.
 //!
 //! Bodies are limited by the router (413), and responses are written with backpressure: a
 //! client that reads slowly holds at most hyper's write buffer, because a streamed body is
@@ -29,6 +30,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use axum::Router;
 use axum::body::Body;
+use axum::response::IntoResponse as _;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -36,6 +38,7 @@ use tokio::net::TcpListener;
 use tower::ServiceExt as _;
 
 use crate::config::ServerConfig;
+use crate::http::error::ApiError;
 
 pub use crate::reload::{POLL as RELOAD_POLL, watch_config};
 
@@ -98,9 +101,13 @@ pub async fn serve(
             tracing::debug!("cannot set TCP_NODELAY: {e}");
         }
         let router = router.clone();
+        let head_limit = server.max_header_bytes;
         let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
             let router = router.current();
             async move {
+                if head_size(&request) > head_limit {
+                    return Ok(ApiError::head_too_large(head_limit).into_response());
+                }
                 let response = router.oneshot(request.map(Body::new)).await;
                 Ok::<_, Infallible>(response.unwrap_or_else(|never| match never {}))
             }
@@ -123,6 +130,19 @@ pub async fn serve(
         ),
     }
     Ok(())
+}
+
+/// The size of a request's head as sent: request line and header lines. hyper bounds its read
+/// buffer by `max_buf_size`, but a head that arrives whole within one read can pass that
+/// check, so the exact limit is enforced here, before the router.
+fn head_size<B>(request: &http::Request<B>) -> usize {
+    let uri = request.uri();
+    let target = uri.path_and_query().map_or(1, |p| p.as_str().len())
+        + uri.authority().map_or(0, |a| a.as_str().len());
+    let line = request.method().as_str().len() + target + 12;
+    request.headers().iter().fold(line, |size, (name, value)| {
+        size + name.as_str().len() + value.len() + 4
+    })
 }
 
 /// After a failed `accept`: out of file descriptors and the like pass, so wait a little and

@@ -46,6 +46,7 @@
 //! | unknown path | 404 | `invalid_request_error` | `unknown_url` | |
 //! | wrong method | 405 | `invalid_request_error` | `method_not_allowed` | |
 //! | body larger than `max_body_bytes` | 413 | `invalid_request_error` | `request_too_large` | |
+//! | request head larger than `max_header_bytes` | 431 | `invalid_request_error` | `request_header_fields_too_large` | |
 //!
 //! Error bodies never contain API keys or prompt text: serde's parse messages keep the field,
 //! the expectation and the line and column, but lose the string values they would quote; an
@@ -227,6 +228,16 @@ impl ApiError {
         } else {
             Self::invalid("could not read the request body", "invalid_request_body")
         }
+    }
+
+    /// 431 for a request head (request line and headers) larger than the server allows.
+    pub(crate) fn head_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!("The request's headers are larger than this gateway's limit of {limit} bytes"),
+            INVALID,
+            "request_header_fields_too_large",
+        )
     }
 
     /// 500 for a fault inside the gateway.

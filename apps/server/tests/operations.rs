@@ -1,0 +1,279 @@
+//! The real `bulkhead-server` binary under operations: SIGTERM while streams are open, and
+//! config reloads under load.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+
+const BIN: &str = env!("CARGO_BIN_EXE_bulkhead-server");
+
+fn free_addr() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local addr")
+}
+
+/// Kills the child if a test fails before it exits.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(config: &Path, addr: SocketAddr) -> Server {
+    Server(
+        Command::new(BIN)
+            .arg("--config")
+            .arg(config)
+            .args(["--listen", &addr.to_string()])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start bulkhead-server"),
+    )
+}
+
+/// Send one request on a fresh connection and read the whole response.
+async fn request(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
+    let mut tcp = TcpStream::connect(addr).await.expect("connect");
+    tcp.write_all(
+        format!(
+            "{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\
+             content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("write");
+    let mut response = Vec::new();
+    tcp.read_to_end(&mut response).await.expect("read");
+    parse(&response)
+}
+
+fn parse(response: &[u8]) -> (u16, String) {
+    let text = String::from_utf8_lossy(response);
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+async fn wait_healthy(server: &mut Server, addr: SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(Ok(mut tcp)) =
+            tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(addr)).await
+        {
+            let _ = tcp
+                .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+                .await;
+            let mut out = Vec::new();
+            let _ = tcp.read_to_end(&mut out).await;
+            if out.starts_with(b"HTTP/1.1 200") {
+                return;
+            }
+        }
+        if let Some(status) = server.0.try_wait().expect("try_wait") {
+            panic!("the server exited early: {status}");
+        }
+        assert!(Instant::now() < deadline, "not healthy within 15 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Models served by one simulated provider; `paced` makes it answer at 40 tokens/s.
+fn config(models: &[&str], extra: &str, paced: bool) -> String {
+    let pace = if paced {
+        "tokens_per_second = 40.0\n"
+    } else {
+        ""
+    };
+    let mut toml = format!(
+        "[server]\nshutdown_grace_secs = 20\n\n\
+         [[providers]]\nname = \"sim\"\nkind = \"simulated\"\n{pace}\n",
+    );
+    for model in models {
+        toml.push_str(&format!(
+            "[[models]]\nname = \"{model}\"\ntargets = [{{ provider = \"sim\", model = \"sim-1\" }}]\n\n"
+        ));
+    }
+    toml.push_str(extra);
+    toml
+}
+
+/// Replace the file the way editors do: write a sibling, rename over.
+fn rewrite(path: &Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).expect("write");
+    std::fs::rename(&tmp, path).expect("rename");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_100_open_streams_finish_then_exits_0() {
+    const STREAMS: usize = 100;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bulkhead.toml");
+    std::fs::write(&path, config(&["chat"], "", true)).expect("write config");
+    let addr = free_addr();
+    let mut server = start(&path, addr);
+    wait_healthy(&mut server, addr).await;
+
+    // 30 tokens at 40 tokens/s: each stream lasts about 0.75 s.
+    let body = r#"{"model":"chat","stream":true,"max_tokens":30,"messages":[{"role":"user","content":"Tell me a story"}]}"#;
+    let started = Arc::new(AtomicUsize::new(0));
+    let mut streams = Vec::with_capacity(STREAMS);
+    for _ in 0..STREAMS {
+        let started = started.clone();
+        streams.push(tokio::spawn(async move {
+            let mut tcp = TcpStream::connect(addr).await.expect("connect");
+            tcp.write_all(
+                format!(
+                    "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\
+                     content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
+            )
+            .await
+            .expect("write");
+            let mut response = Vec::new();
+            let mut buf = [0u8; 4096];
+            let mut counted = false;
+            loop {
+                let n = tcp.read(&mut buf).await.expect("read");
+                if n == 0 {
+                    break;
+                }
+                response.extend_from_slice(&buf[..n]);
+                if !counted && response.windows(6).any(|w| w == b"data: ") {
+                    counted = true;
+                    started.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            parse(&response)
+        }));
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while started.load(Ordering::SeqCst) < STREAMS {
+        assert!(Instant::now() < deadline, "streams did not start");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
+
+    let mut complete = 0;
+    for stream in streams {
+        let (status, body) = stream.await.expect("stream task");
+        assert_eq!(status, 200);
+        assert!(
+            body.contains("data: [DONE]"),
+            "a stream was cut by the shutdown: {body}"
+        );
+        complete += 1;
+    }
+    assert_eq!(complete, STREAMS);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = server.0.try_wait().expect("try_wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "did not exit after draining");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "exit status: {status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_rewrites_under_load_fail_no_request_and_apply_within_a_second() {
+    const WORKERS: usize = 8;
+    const REWRITES: usize = 10;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bulkhead.toml");
+    std::fs::write(&path, config(&["chat"], "", false)).expect("write config");
+    let addr = free_addr();
+    let mut server = start(&path, addr);
+    wait_healthy(&mut server, addr).await;
+
+    // Steady load on `chat`, which every version of the config serves.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let mut workers = Vec::new();
+    for _ in 0..WORKERS {
+        let (stop, ok, failed) = (stop.clone(), ok.clone(), failed.clone());
+        workers.push(tokio::spawn(async move {
+            let body = r#"{"model":"chat","messages":[{"role":"user","content":"hi"}]}"#;
+            while !stop.load(Ordering::Relaxed) {
+                let (status, _) = request(addr, "POST", "/v1/chat/completions", body).await;
+                if status == 200 {
+                    ok.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+
+    let mut slowest = Duration::ZERO;
+    for i in 0..REWRITES {
+        if i == 4 {
+            // An invalid config: rejected, and the running one keeps serving.
+            rewrite(&path, &config(&["chat"], "[[models]]\nname = 7\n", false));
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            let (status, models) = request(addr, "GET", "/v1/models", "").await;
+            assert_eq!(status, 200);
+            assert!(models.contains("\"extra-3\""), "{models}");
+            continue;
+        }
+        let name = format!("extra-{i}");
+        rewrite(&path, &config(&["chat", &name], "", false));
+        let changed = Instant::now();
+        loop {
+            let (_, models) = request(addr, "GET", "/v1/models", "").await;
+            if models.contains(&format!("\"{name}\"")) {
+                break;
+            }
+            assert!(
+                changed.elapsed() < Duration::from_secs(1),
+                "change {i} not in effect within 1 s"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        slowest = slowest.max(changed.elapsed());
+        let (status, _) = request(
+            addr,
+            "POST",
+            "/v1/chat/completions",
+            &format!(r#"{{"model":"{name}","messages":[{{"role":"user","content":"hi"}}]}}"#),
+        )
+        .await;
+        assert_eq!(status, 200, "the new model answers");
+    }
+    stop.store(true, Ordering::Relaxed);
+    for worker in workers {
+        worker.await.expect("worker");
+    }
+    let (ok, failed) = (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+    eprintln!("reload under load: {ok} ok, {failed} failed, slowest change {slowest:?}");
+    assert_eq!(failed, 0);
+    assert!(ok > 100, "too little load to mean anything: {ok}");
+}
