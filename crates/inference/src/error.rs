@@ -7,6 +7,40 @@
 //! its `type` names (`overloaded_error`, `rate_limit_error`, `billing_error`, ...) understood
 //! for mid-stream error events that carry no status. Messages carry the provider's name and
 //! never an API key.
+//!
+//! # Fixtures
+//!
+//! Every row is a real answer kept verbatim in `tests/error_fixtures.rs` and checked there.
+//! Context-window errors are told apart from other 400s by `code`/`type`
+//! (`context_length_exceeded`, `exceed_context_size_error`, ...) or by the message:
+//!
+//! | upstream | status | what identifies it | kind |
+//! |---|---|---|---|
+//! | OpenAI | 400 | `code: context_length_exceeded`, "maximum context length is 8192 tokens" | `ContextWindowExceeded` |
+//! | OpenAI (newer models) | 400 | `code: context_length_exceeded`, "exceeds the context window" | `ContextWindowExceeded` |
+//! | Azure OpenAI | 400 | as OpenAI, plus `status` in the body | `ContextWindowExceeded` |
+//! | Anthropic | 400 | "prompt is too long: 208310 tokens > 200000 maximum" | `ContextWindowExceeded` |
+//! | Anthropic | 400 | "input length and `max_tokens` exceed context limit" | `ContextWindowExceeded` |
+//! | vLLM | 400 | flat body, `code: 400`, "maximum context length is 4096 tokens" | `ContextWindowExceeded` |
+//! | vLLM | 400 | "longer than the maximum model length ... `max_model_len`" | `ContextWindowExceeded` |
+//! | Ollama | 400 | `{"error": "the input length exceeds the context length"}` | `ContextWindowExceeded` |
+//! | llama.cpp server | 400 | `type: exceed_context_size_error` | `ContextWindowExceeded` |
+//! | Mistral | 400 | "too large for model with 32768 maximum context length" | `ContextWindowExceeded` |
+//! | DeepSeek | 400 | "maximum context length is 65536 tokens" | `ContextWindowExceeded` |
+//! | Groq | 400 | `code: context_length_exceeded` | `ContextWindowExceeded` |
+//! | OpenRouter | 400 | "This endpoint's maximum context length is 131072 tokens" | `ContextWindowExceeded` |
+//! | Together (TGI) | 400 | "`inputs` tokens + `max_new_tokens` must be <= 32769" | `ContextWindowExceeded` |
+//! | Gemini (OpenAI-compatible) | 400 | array body, "exceeds the maximum number of tokens allowed" | `ContextWindowExceeded` |
+//! | OpenAI | 429 | `type: insufficient_quota` (not retryable) | `QuotaExceeded` |
+//! | OpenAI | 400 | `code: content_policy_violation` | `ContentFiltered` |
+//! | Azure OpenAI | 400 | `code: content_filter` | `ContentFiltered` |
+//! | Anthropic | 529 | `type: overloaded_error` | `Overloaded` |
+//! | OpenAI | 401 | `code: invalid_api_key` | `Authentication` |
+//!
+//! The wait a 429 asks for, first match wins: `retry-after-ms` (milliseconds), `Retry-After`
+//! (seconds or an HTTP date), then `x-ratelimit-reset-requests` / `x-ratelimit-reset-tokens`
+//! (Go durations: `1s`, `6m0s`, `20ms`, `2m59.56s`), the one whose `x-ratelimit-remaining-*`
+//! is `0`, else the later of the two.
 
 use std::time::{Duration, SystemTime};
 
@@ -41,6 +75,11 @@ impl UpstreamError {
 
     /// Like [`parse`](Self::parse), from an already parsed JSON value.
     pub fn from_value(value: &Value) -> Option<Self> {
+        // Gemini's OpenAI-compatible endpoint wraps its error in a one-element array.
+        let value = match value {
+            Value::Array(items) => items.first()?,
+            other => other,
+        };
         let object = value.as_object()?;
         match object.get("error") {
             Some(Value::Object(inner)) => Some(Self {
@@ -72,15 +111,14 @@ impl UpstreamError {
     }
 
     fn says_context_window(&self) -> bool {
-        if self.code_or_type_is(&["context_length_exceeded", "string_above_max_length"]) {
+        if self.code_or_type_is(CONTEXT_WINDOW_CODES) {
             return true;
         }
         self.message.as_deref().is_some_and(|m| {
             let m = m.to_ascii_lowercase();
-            m.contains("maximum context length")
-                || m.contains("context window")
-                || m.contains("context length")
-                || m.contains("prompt is too long")
+            CONTEXT_WINDOW_PHRASES
+                .iter()
+                .any(|phrase| m.contains(phrase))
         })
     }
 
@@ -142,6 +180,29 @@ impl UpstreamError {
     }
 }
 
+/// `code` or `type` values that mean the prompt does not fit.
+const CONTEXT_WINDOW_CODES: &[&str] = &[
+    "context_length_exceeded",
+    "string_above_max_length",
+    "exceed_context_size_error",
+    "model_context_window_exceeded",
+];
+
+/// Lower-case phrases of context-window messages, from the fixtures in the module docs. Only
+/// read on a 400, 413 or 422 (or a mid-stream event), so "too long" elsewhere is not matched.
+const CONTEXT_WINDOW_PHRASES: &[&str] = &[
+    "maximum context length",
+    "context window",
+    "context length",
+    "context limit",
+    "context size",
+    "prompt is too long",
+    "maximum model length",
+    "max_model_len",
+    "`inputs` tokens + `max_new_tokens`",
+    "exceeds the maximum number of tokens",
+];
+
 fn text_field(value: Option<&Value>) -> Option<String> {
     match value? {
         Value::String(s) => Some(s.clone()),
@@ -188,7 +249,9 @@ pub fn error_from_response(provider: &str, status: u16, headers: &HeaderMap, bod
         format!("provider `{provider}`: {}", truncate(&detail)),
     )
     .with_status(status);
-    if let Some(wait) = retry_after(headers, SystemTime::now()) {
+    let wait = retry_after(headers, SystemTime::now())
+        .or_else(|| (status == 429).then(|| rate_limit_reset(headers)).flatten());
+    if let Some(wait) = wait {
         error = error.with_retry_after(wait);
     }
     error
@@ -257,6 +320,62 @@ pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     }
     let at = httpdate::parse_http_date(value).ok()?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// When the exhausted rate limit resets, from OpenAI-style `x-ratelimit-reset-requests` and
+/// `x-ratelimit-reset-tokens` (durations like `1s`, `6m0s`, `20ms`, `2m59.56s`).
+///
+/// The limit whose `x-ratelimit-remaining-*` is `0` is the one that was hit; when neither says
+/// so, the later reset is taken, since waiting less would be refused again. These headers come
+/// on every answer, so they only mean "wait" on a 429: [`error_from_response`] reads them only
+/// then, and only when `retry-after-ms` and `Retry-After` are absent.
+pub fn rate_limit_reset(headers: &HeaderMap) -> Option<Duration> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    let exhausted = |kind: &str| header(&format!("x-ratelimit-remaining-{kind}")) == Some("0");
+    let reset = |kind: &str| header(&format!("x-ratelimit-reset-{kind}")).and_then(parse_duration);
+    let (requests, tokens) = (reset("requests"), reset("tokens"));
+    match (exhausted("requests"), exhausted("tokens")) {
+        (true, false) if requests.is_some() => requests,
+        (false, true) if tokens.is_some() => tokens,
+        _ => requests.max(tokens),
+    }
+}
+
+/// A Go-style duration (`1s`, `6m0s`, `20ms`, `1h2m3.5s`, `250us`), or plain seconds (`7`).
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    let mut rest = text;
+    let mut total = 0.0_f64;
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let value: f64 = rest[..number_len].parse().ok()?;
+        rest = &rest[number_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1e-6,
+            "ns" => 1e-9,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total += value * scale;
+    }
+    (total.is_finite() && !text.is_empty()).then(|| Duration::from_secs_f64(total))
 }
 
 /// The error for a failure of the HTTP exchange itself (connect, TLS, a reset mid-body).
