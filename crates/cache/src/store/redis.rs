@@ -5,8 +5,11 @@
 //! at most one timeout per request, not availability. The connection is made lazily on first
 //! use, so building the store neither fails nor waits when Redis is down at start-up, and the
 //! manager reconnects after an outage (the first calls after Redis comes back trigger it).
+//! After a failure Redis is left alone for a short cool-down, so during an outage requests pay
+//! one timeout per cool-down, not one each.
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bulkhead_core::async_trait;
@@ -24,6 +27,11 @@ pub struct RedisOptions {
     /// Prefix of every key, so several caches (or a cache and other data) share one Redis.
     /// Default `bulkhead:cache:`.
     pub prefix: String,
+    /// After a failed or timed-out call, Redis is skipped (every lookup a miss, every write
+    /// dropped, at no cost) for this long before it is tried again. Default 1 s: an outage
+    /// costs requests nothing after the first timeout, and a recovered Redis is back within
+    /// about this long.
+    pub cooldown: Duration,
 }
 
 impl Default for RedisOptions {
@@ -31,6 +39,7 @@ impl Default for RedisOptions {
         RedisOptions {
             timeout: Duration::from_millis(150),
             prefix: "bulkhead:cache:".to_owned(),
+            cooldown: Duration::from_secs(1),
         }
     }
 }
@@ -41,6 +50,8 @@ pub struct RedisStore {
     client: redis::Client,
     options: RedisOptions,
     manager: OnceLock<ConnectionManager>,
+    /// Unix milliseconds until which Redis is skipped after a failure.
+    skip_until: AtomicU64,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -69,6 +80,7 @@ impl RedisStore {
             client,
             options,
             manager: OnceLock::new(),
+            skip_until: AtomicU64::new(0),
         })
     }
 
@@ -107,17 +119,34 @@ impl RedisStore {
         }
     }
 
-    /// Run `cmd` within the timeout; `None` on any failure.
+    /// Whether Redis is being skipped after a recent failure.
+    pub fn cooling_down(&self) -> bool {
+        now_ms() < self.skip_until.load(Ordering::Relaxed)
+    }
+
+    fn failed(&self) {
+        let cooldown = u64::try_from(self.options.cooldown.as_millis()).unwrap_or(u64::MAX);
+        self.skip_until
+            .store(now_ms().saturating_add(cooldown), Ordering::Relaxed);
+    }
+
+    /// Run `cmd` within the timeout; `None` on any failure, or without trying while cooling
+    /// down after one.
     async fn run<T: redis::FromRedisValue>(&self, cmd: redis::Cmd, what: &str) -> Option<T> {
+        if self.cooling_down() {
+            return None;
+        }
         let mut conn = self.manager()?;
         match tokio::time::timeout(self.options.timeout, cmd.query_async::<T>(&mut conn)).await {
             Ok(Ok(value)) => Some(value),
             Ok(Err(error)) => {
                 tracing::debug!(%error, op = what, "redis cache: call failed; treated as a miss");
+                self.failed();
                 None
             }
             Err(_) => {
                 tracing::debug!(op = what, timeout = ?self.options.timeout, "redis cache: call timed out; treated as a miss");
+                self.failed();
                 None
             }
         }
