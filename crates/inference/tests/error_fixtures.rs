@@ -169,11 +169,14 @@ fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
     map
 }
 
+/// Header pairs of one case.
+type Headers = &'static [(&'static str, &'static str)];
+
 const RATE_LIMITED: &str = r#"{"error":{"message":"Rate limit reached for gpt-4o-mini in organization org-x on requests per min (RPM): Limit 3, Used 3, Requested 1.","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#;
 
 #[test]
 fn rate_limit_headers_become_retry_after() {
-    let cases: &[(&[(&'static str, &str)], Option<Duration>)] = &[
+    let cases: &[(Headers, Option<Duration>)] = &[
         (&[("retry-after", "7")], Some(Duration::from_secs(7))),
         (&[("retry-after-ms", "20")], Some(Duration::from_millis(20))),
         (
