@@ -50,7 +50,7 @@ mod redact;
 pub mod telemetry;
 
 pub use names::describe_metrics;
-pub use observe::Observe;
+pub use observe::{Observe, ObserveLayer};
 pub use overhead::UpstreamTime;
 pub use pricing::{PRICES_AS_OF, Price, Pricing};
 pub use prometheus::{

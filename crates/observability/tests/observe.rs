@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use bulkhead_core::{ChatModel as _, EmbeddingModel as _, EmbeddingRequest, RequestId};
-use bulkhead_observability::{Observe, Pricing, names};
+use bulkhead_observability::{Observe, ObserveLayer, Pricing, names};
 use futures_util::StreamExt as _;
 use support::*;
 
@@ -266,4 +266,36 @@ fn embeddings_are_counted_and_priced() {
         expected
     ));
     assert!(report.cost_usd().is_some_and(|c| close(c, expected)));
+}
+
+#[test]
+fn unknown_model_names_share_the_other_label() {
+    use tower_layer::Layer as _;
+    let recorder = recorder();
+    let stack = ObserveLayer::request()
+        .known_models(["chat"])
+        .layer(FakeCache(FakeRouter {
+            inner: ObserveLayer::attempt("primary").layer(Script),
+            work: Duration::ZERO,
+        }));
+    run(&recorder, async {
+        for i in 0..50 {
+            let (mut request, _) = chat_request("hi");
+            if i % 2 == 1 {
+                request.model = format!("made-up-{i}");
+            }
+            assert!(stack.chat(request).await.is_ok());
+        }
+    });
+    let text = recorder.handle().render();
+    assert_eq!(requests(&text, "ok"), 25.0);
+    assert_eq!(
+        value(
+            &text,
+            names::REQUESTS_TOTAL,
+            &[("model", "other"), ("outcome", "ok")]
+        ),
+        25.0
+    );
+    assert!(!text.contains("made-up-"));
 }

@@ -20,6 +20,7 @@
 mod record;
 mod stream;
 
+use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 
 use bulkhead_core::{
@@ -47,15 +48,29 @@ use record::{Operation, Recorder};
 /// # }
 /// let pricing = Arc::new(Pricing::builtin().with_price("my-model", Price::new(0.1, 0.2)));
 /// let attempt = Observe::attempt(Provider, "my-provider");
-/// let stack = Observe::request(attempt).pricing(pricing).log_prompts(false);
+/// let stack = Observe::request(attempt)
+///     .pricing(pricing)
+///     .known_models(["my-model"])
+///     .log_prompts(false);
 /// # let _: &dyn ChatModel = &stack;
 /// ```
 #[derive(Debug, Clone)]
 pub struct Observe<M> {
     inner: M,
-    scope: Scope,
-    log_prompts: bool,
-    pricing: Arc<Pricing>,
+    settings: Settings,
+}
+
+/// Builds [`Observe`] decorators that share one set of settings (a `tower_layer::Layer`).
+#[derive(Debug, Clone)]
+pub struct ObserveLayer(Settings);
+
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) scope: Scope,
+    pub(crate) log_prompts: bool,
+    pub(crate) pricing: Arc<Pricing>,
+    /// When set, request-scope `model` labels outside it become `other`.
+    pub(crate) known_models: Option<Arc<HashSet<Arc<str>>>>,
 }
 
 #[derive(Debug, Clone)]
@@ -71,15 +86,55 @@ fn builtin_pricing() -> Arc<Pricing> {
     BUILTIN.get_or_init(|| Arc::new(Pricing::builtin())).clone()
 }
 
+impl Settings {
+    fn new(scope: Scope) -> Self {
+        Self {
+            scope,
+            log_prompts: false,
+            pricing: builtin_pricing(),
+            known_models: None,
+        }
+    }
+}
+
+/// The settings shared by [`Observe`] and [`ObserveLayer`].
+macro_rules! settings_methods {
+    () => {
+        /// Record prompts and completions in spans (`gen_ai.input.messages`,
+        /// `gen_ai.output.messages`). Off by default: they may hold personal data.
+        pub fn log_prompts(mut self, on: bool) -> Self {
+            self.settings_mut().log_prompts = on;
+            self
+        }
+
+        /// The price table the request scope computes cost from (default: the built-in one).
+        pub fn pricing(mut self, pricing: Arc<Pricing>) -> Self {
+            self.settings_mut().pricing = pricing;
+            self
+        }
+
+        /// The model names the request scope may use as its `model` label; any other name a
+        /// client sends is labelled `other`, so made-up model names cannot mint new series.
+        /// Without it, the requested name is the label (fine when unknown models are rejected
+        /// before the stack).
+        pub fn known_models<I, S>(mut self, models: I) -> Self
+        where
+            I: IntoIterator<Item = S>,
+            S: Into<Arc<str>>,
+        {
+            self.settings_mut().known_models =
+                Some(Arc::new(models.into_iter().map(Into::into).collect()));
+            self
+        }
+    };
+}
+
 impl<M> Observe<M> {
-    /// Observe whole requests (outermost in a stack). Prices come from the built-in table
-    /// until [`Observe::pricing`] replaces it.
+    /// Observe whole requests (outermost in a stack).
     pub fn request(inner: M) -> Self {
         Self {
             inner,
-            scope: Scope::Request,
-            log_prompts: false,
-            pricing: builtin_pricing(),
+            settings: Settings::new(Scope::Request),
         }
     }
 
@@ -88,24 +143,15 @@ impl<M> Observe<M> {
     pub fn attempt(inner: M, provider: impl Into<Arc<str>>) -> Self {
         Self {
             inner,
-            scope: Scope::Attempt(provider.into()),
-            log_prompts: false,
-            pricing: builtin_pricing(),
+            settings: Settings::new(Scope::Attempt(provider.into())),
         }
     }
 
-    /// Record prompts and completions in spans (`gen_ai.input.messages`,
-    /// `gen_ai.output.messages`). Off by default: they may hold personal data.
-    pub fn log_prompts(mut self, on: bool) -> Self {
-        self.log_prompts = on;
-        self
+    fn settings_mut(&mut self) -> &mut Settings {
+        &mut self.settings
     }
 
-    /// The price table the request scope computes cost from.
-    pub fn pricing(mut self, pricing: Arc<Pricing>) -> Self {
-        self.pricing = pricing;
-        self
-    }
+    settings_methods!();
 
     /// The wrapped model.
     pub fn inner(&self) -> &M {
@@ -120,13 +166,41 @@ impl<M> Observe<M> {
         prompt: impl FnOnce() -> String,
     ) -> Recorder {
         Recorder::begin(
-            &self.scope,
+            &self.settings,
             operation,
             model,
             extensions,
-            self.log_prompts.then(prompt),
-            &self.pricing,
+            self.settings.log_prompts.then(prompt),
         )
+    }
+}
+
+impl ObserveLayer {
+    /// Layers that observe whole requests.
+    pub fn request() -> Self {
+        Self(Settings::new(Scope::Request))
+    }
+
+    /// Layers that observe each upstream attempt of `provider`.
+    pub fn attempt(provider: impl Into<Arc<str>>) -> Self {
+        Self(Settings::new(Scope::Attempt(provider.into())))
+    }
+
+    fn settings_mut(&mut self) -> &mut Settings {
+        &mut self.0
+    }
+
+    settings_methods!();
+}
+
+impl<M> tower_layer::Layer<M> for ObserveLayer {
+    type Service = Observe<M>;
+
+    fn layer(&self, inner: M) -> Observe<M> {
+        Observe {
+            inner,
+            settings: self.0.clone(),
+        }
     }
 }
 

@@ -10,9 +10,12 @@ use tokio::time::Instant;
 use tracing::Span;
 use tracing::field::Empty;
 
-use super::Scope;
+use super::{Scope, Settings};
 use crate::names::{self, CANCELLED};
 use crate::{Pricing, UpstreamTime};
+
+/// The `model` label of a request whose name is not among the known models.
+const OTHER_MODEL: &str = "other";
 
 /// The GenAI operation, `gen_ai.operation.name`.
 #[derive(Debug, Clone, Copy)]
@@ -49,6 +52,8 @@ enum Kind {
 pub(crate) struct Recorder {
     kind: Kind,
     model: Arc<str>,
+    /// The metrics label: `model`, or `other` when it is not a known model.
+    label: Arc<str>,
     span: Span,
     start: Instant,
     log_prompts: bool,
@@ -94,29 +99,33 @@ impl Recorder {
     /// Start observing a call: open its span, start its clock, and (request scope) put a fresh
     /// [`UpstreamTime`] into the request and count it in flight.
     pub(crate) fn begin(
-        scope: &Scope,
+        settings: &Settings,
         operation: Operation,
         model: &str,
         extensions: &mut http::Extensions,
         prompt: Option<String>,
-        pricing: &Arc<Pricing>,
     ) -> Self {
         let op = operation.as_str();
-        let (span, kind) = match scope {
+        let model: Arc<str> = model.into();
+        let label = match &settings.known_models {
+            Some(known) if !known.contains(&model) => Arc::from(OTHER_MODEL),
+            _ => model.clone(),
+        };
+        let (span, kind) = match &settings.scope {
             Scope::Request => {
                 let upstream = UpstreamTime::new();
                 extensions.insert(upstream.clone());
                 metrics::gauge!(names::IN_FLIGHT_REQUESTS).increment(1.0);
-                let span = gen_ai_span!("gen_ai.request", "internal", op, model);
+                let span = gen_ai_span!("gen_ai.request", "internal", op, &*model);
                 let kind = Kind::Request {
                     report: extensions.get::<CallReport>().cloned(),
                     upstream,
-                    pricing: pricing.clone(),
+                    pricing: settings.pricing.clone(),
                 };
                 (span, kind)
             }
             Scope::Attempt(provider) => {
-                let span = gen_ai_span!("gen_ai.attempt", "client", op, model);
+                let span = gen_ai_span!("gen_ai.attempt", "client", op, &*model);
                 span.record("gen_ai.provider.name", &**provider);
                 let kind = Kind::Attempt {
                     provider: provider.clone(),
@@ -137,7 +146,8 @@ impl Recorder {
         }
         Self {
             kind,
-            model: model.into(),
+            model,
+            label,
             span,
             start: Instant::now(),
             log_prompts,
@@ -220,9 +230,9 @@ impl Recorder {
                 upstream,
                 pricing,
             } => {
-                let model = self.model.clone();
+                let label = self.label.clone();
                 metrics::gauge!(names::IN_FLIGHT_REQUESTS).decrement(1.0);
-                metrics::counter!(names::REQUESTS_TOTAL, "model" => model.clone(), "outcome" => outcome)
+                metrics::counter!(names::REQUESTS_TOTAL, "model" => label.clone(), "outcome" => outcome)
                     .increment(1);
                 let overhead = elapsed.saturating_sub(upstream.total());
                 metrics::histogram!(names::GATEWAY_OVERHEAD).record(overhead.as_secs_f64());
@@ -236,11 +246,11 @@ impl Recorder {
                         .as_ref()
                         .map(|d| &*d.model)
                         .or(self.response_model.as_deref())
-                        .unwrap_or(&model);
+                        .unwrap_or(&self.model);
                     pricing.cost(priced, usage)
                 });
                 if let Some(cost) = cost {
-                    metrics::gauge!(names::COST_USD_TOTAL, "model" => model).increment(cost);
+                    metrics::gauge!(names::COST_USD_TOTAL, "model" => label).increment(cost);
                     if let Some(report) = report {
                         report.set_cost_usd(cost);
                     }
@@ -265,7 +275,7 @@ impl Recorder {
                 if let Some(upstream) = upstream {
                     upstream.add(elapsed);
                 }
-                let model = self.model.clone();
+                let model = self.label.clone();
                 metrics::histogram!(
                     names::OPERATION_DURATION,
                     "gen_ai_request_model" => model.clone(),
