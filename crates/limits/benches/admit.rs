@@ -37,7 +37,7 @@ fn bench(c: &mut Criterion) {
     // Generous limits, so every iteration is admitted and walks every check.
     let limits = Limits {
         rpm: Some(u32::MAX),
-        tpm: Some(u32::MAX),
+        tpm: Some(u64::MAX),
         max_concurrent: Some(1_000),
         budget: Some(Budget {
             usd: 1e12,

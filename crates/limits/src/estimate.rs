@@ -33,6 +33,12 @@ fn bpe() -> &'static CoreBPE {
     BPE.get_or_init(tiktoken_rs::o200k_base_singleton)
 }
 
+/// Load the `o200k_base` encoding now (tens of milliseconds) rather than on the first request
+/// that needs an estimate: call it at start-up when any key has a `tpm` limit.
+pub fn warm_up() {
+    let _ = bpe();
+}
+
 /// Tokens of `text` in `o200k_base`.
 pub fn count_tokens(text: &str) -> u32 {
     if text.is_empty() {

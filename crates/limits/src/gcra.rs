@@ -53,8 +53,8 @@ impl Gcra {
     ///
     /// A rate of 0 is treated as 1 per minute rather than dividing by zero; the gateway's config
     /// validation should reject 0.
-    pub fn per_minute(rate: u32, burst: Duration) -> Self {
-        let interval_us = 60_000_000.0 / f64::from(rate.max(1));
+    pub fn per_minute(rate: u64, burst: Duration) -> Self {
+        let interval_us = 60_000_000.0 / rate.max(1) as f64;
         let tolerance_us = (burst.as_secs_f64() * 1e6).max(interval_us);
         Self {
             interval_us,

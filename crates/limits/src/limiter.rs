@@ -265,7 +265,12 @@ impl Limiter {
             .map(|tpm| Gcra::per_minute(tpm, inner.config.token_burst));
         let concurrency = limits.max_concurrent.map(|max| ConcurrencyCheck {
             max,
-            lease: Lease::new(),
+            // Only a shared store needs ids unique across replicas.
+            lease: if inner.store.leases_expire() {
+                Lease::new()
+            } else {
+                Lease::none()
+            },
             lease_ttl: inner.config.lease_ttl,
         });
         let admission = Admission {
@@ -273,7 +278,7 @@ impl Limiter {
             now_us,
             requests: limits
                 .rpm
-                .map(|rpm| Gcra::per_minute(rpm, inner.config.request_burst)),
+                .map(|rpm| Gcra::per_minute(u64::from(rpm), inner.config.request_burst)),
             tokens: tokens.map(|g| (g, estimated_tokens)),
             concurrency,
             budget,

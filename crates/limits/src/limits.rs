@@ -11,7 +11,7 @@ pub struct Limits {
     pub rpm: Option<u32>,
     /// Tokens per minute, prompt and completion together: estimated before the call and
     /// corrected with the reported usage after it.
-    pub tpm: Option<u32>,
+    pub tpm: Option<u64>,
     /// Requests in flight at once (a stream counts until it ends).
     pub max_concurrent: Option<u32>,
     /// USD spend allowed per calendar period.

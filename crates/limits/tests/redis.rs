@@ -195,7 +195,7 @@ where
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tokens_and_budget_settled_on_one_replica_apply_on_the_other() {
+async fn rates_tokens_and_budget_on_one_replica_apply_on_the_other() {
     let Some(server) = RedisServer::try_start() else {
         return;
     };
@@ -210,6 +210,24 @@ async fn tokens_and_budget_settled_on_one_replica_apply_on_the_other() {
         }),
         ..Limits::default()
     };
+    // One request per minute, burst 1: B sees A's request and waits out the rest of the minute.
+    let rpm = Limits {
+        rpm: Some(1),
+        ..Limits::default()
+    };
+    drop(a.admit("r", &rpm, 0).await.expect("first"));
+    let d = b
+        .admit("r", &rpm, 0)
+        .await
+        .expect_err("limited across replicas");
+    assert_eq!(d.limit, LimitKind::Requests);
+    assert!(
+        d.retry_after > Duration::from_secs(58) && d.retry_after <= Duration::from_secs(60),
+        "{:?}",
+        d.retry_after
+    );
+    assert!((59..=60).contains(&d.retry_after_secs()));
+
     // Reserve the whole minute on A; B is refused; A reports 1000 real tokens -> B fits 5000.
     let p = a.admit("k", &limits, 6000).await.expect("admitted");
     let d = b

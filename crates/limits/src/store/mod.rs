@@ -47,6 +47,12 @@ impl Lease {
         Lease(id)
     }
 
+    /// An empty id, for stores that count slots instead of naming them
+    /// ([`Store::leases_expire`] is false).
+    pub fn none() -> Self {
+        Lease(String::new())
+    }
+
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
