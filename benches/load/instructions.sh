@@ -11,68 +11,26 @@
 #: `bulkhead-bench-load --concurrency 1` for BENCH_SECS, dump, and divide the program's total
 #: by the requests sent. Prints a markdown table; stops every process it started on exit.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$root"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 secs=${BENCH_SECS:-3}
+listen_timeout=30 # a server under valgrind starts slowly
 
-command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
-cargo build --release -q -p bulkhead-server -p bulkhead-benches --bins
-bin=${CARGO_TARGET_DIR:-$root/target}/release
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() {
-  local port
-  for _ in $(seq 50); do
-    port=$((20000 + RANDOM % 40000))
-    listening "$port" || { echo "$port"; return; }
-  done
-  echo "no free port found" >&2; return 1
-}
-wait_for() { # port pid
-  for _ in $(seq 300); do
-    listening "$1" && return
-    kill -0 "$2" 2>/dev/null || { echo "process $2 exited" >&2; exit 1; }
-    sleep 0.1
-  done
-  echo "nothing listens on $1 after 30 s" >&2; exit 1
-}
+need valgrind valgrind
+build_release
 
 up_port=$(free_port)
-"$bin/bulkhead-bench-upstream" --listen "127.0.0.1:$up_port" >/dev/null 2>&1 &
-pids+=($!)
-wait_for "$up_port" "$!"
+start upstream "$up_port" "$bin/bulkhead-bench-upstream" --listen "127.0.0.1:$up_port"
 upstream=http://127.0.0.1:$up_port/v1
-cat >"$work/gateway.toml" <<TOML
-[[providers]]
-name = "upstream"
-kind = "openai"
-base_url = "$upstream"
-
-[[models]]
-name = "chat"
-targets = [{ provider = "upstream", model = "gpt-4o-mini" }]
-TOML
+gateway_config "$work/gateway.toml" "$upstream"
 
 measure() { # stream(0|1) command... -> instructions per request
   local stream=$1 port pid out sent total flag=()
   shift
   port=$(free_port)
   [[ $stream == 1 ]] && flag=(--stream)
-  valgrind --tool=callgrind --callgrind-out-file="$work/cg.%p" "$@" --listen "127.0.0.1:$port" \
-    >"$work/valgrind.log" 2>&1 &
-  pid=$!
-  pids+=("$pid")
-  wait_for "$port" "$pid"
+  start valgrind "$port" valgrind --tool=callgrind --callgrind-out-file="$work/cg.%p" "$@" \
+    --listen "127.0.0.1:$port"
+  pid=$started
   local load=("$bin/bulkhead-bench-load" --direct "http://127.0.0.1:$port/v1"
     --gateway "http://127.0.0.1:$port/v1" --concurrency 1 "${flag[@]}")
   "${load[@]}" --secs 1 >/dev/null

@@ -18,8 +18,7 @@
 #: (VmRSS, VmHWM from /proc/PID/status) at the end. Prints one markdown table. Every process
 #: it starts is stopped on exit.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$root"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 secs=${BENCH_SECS:-5}
 rate=${BENCH_RATE:-200}
@@ -30,63 +29,19 @@ if [[ ${BENCH_ALLOW_LONG:-0} != 1 ]] && awk -v s="$secs" 'BEGIN { exit !(s > 10)
   exit 2
 fi
 
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-cargo build --release -q -p bulkhead-server -p bulkhead-benches --bins
-bin=${CARGO_TARGET_DIR:-$root/target}/release
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() {
-  local port
-  for _ in $(seq 50); do
-    port=$((20000 + RANDOM % 40000))
-    listening "$port" || { echo "$port"; return; }
-  done
-  echo "no free port found" >&2; return 1
-}
-wait_for() { # port pid name
-  for _ in $(seq 100); do
-    listening "$1" && return
-    kill -0 "$2" 2>/dev/null || { echo "$3 exited:" >&2; cat "$work/$3.log" >&2; exit 1; }
-    sleep 0.1
-  done
-  echo "$3 did not listen on $1 within 10 s" >&2; exit 1
-}
+need wrk wrk
+build_release
 
 up_port=$(free_port)
-"$bin/bulkhead-bench-upstream" --listen "127.0.0.1:$up_port" --chunks "$chunks" >"$work/upstream.log" 2>&1 &
-pids+=($!)
-wait_for "$up_port" "$!" upstream
-gw_port=$(free_port)
-cat >"$work/gateway.toml" <<TOML
-[[providers]]
-name = "upstream"
-kind = "openai"
-base_url = "http://127.0.0.1:$up_port/v1"
-
-[[models]]
-name = "chat"
-targets = [{ provider = "upstream", model = "gpt-4o-mini" }]
-TOML
-"$bin/bulkhead-server" --config "$work/gateway.toml" --listen "127.0.0.1:$gw_port" >"$work/gateway.log" 2>&1 &
-gw_pid=$!
-pids+=("$gw_pid")
-wait_for "$gw_port" "$gw_pid" gateway
+start upstream "$up_port" "$bin/bulkhead-bench-upstream" --listen "127.0.0.1:$up_port" --chunks "$chunks"
 direct=http://127.0.0.1:$up_port/v1
+gw_port=$(free_port)
+gateway_config "$work/gateway.toml" "$direct"
+start gateway "$gw_port" "$bin/bulkhead-server" --config "$work/gateway.toml" --listen "127.0.0.1:$gw_port"
+gw_pid=$started
 gateway=http://127.0.0.1:$gw_port/v1
 bare_port=$(free_port)
-"$bin/bulkhead-bench-upstream" --listen "127.0.0.1:$bare_port" --proxy-to "$direct" >"$work/bare.log" 2>&1 &
-pids+=($!)
-wait_for "$bare_port" "$!" bare
+start bare "$bare_port" "$bin/bulkhead-bench-upstream" --listen "127.0.0.1:$bare_port" --proxy-to "$direct"
 bare=http://127.0.0.1:$bare_port/v1
 
 tck=$(getconf CLK_TCK)
