@@ -1,28 +1,73 @@
 #!/usr/bin/env bash
 # Starts the reference server on its embedded defaults and drives it with the official `openai`
-# Python package (.ci/compat/openai_compat.py). Used by .ci/run; runnable by hand.
+# Python package (.ci/compat/openai_compat.py) and the official `anthropic` package on
+# /v1/messages (.ci/compat/anthropic_compat.py); then runs the anthropic checks again through
+# a second server whose model is served by an OpenAI-format upstream (.ci/compat/openai_mock.py).
+# Used by .ci/run; runnable by hand.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 venv=${BULKHEAD_VENV:-target/compat-venv}
 if [[ ! -x $venv/bin/python ]]; then
   python3 -m venv "$venv"
 fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check openai
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check openai anthropic
 
 cargo build --quiet -p bulkhead-server
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-log=$(mktemp)
-"${CARGO_TARGET_DIR:-target}/debug/bulkhead-server" --listen "127.0.0.1:$port" >"$log" 2>&1 &
-server=$!
-trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -f "$log"' EXIT
-
-for _ in $(seq 1 100); do
-  if python3 -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=1)" \
-    "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then break; fi
-  if ! kill -0 "$server" 2>/dev/null; then cat "$log"; echo "server exited early"; exit 1; fi
-  sleep 0.1
-done
-
-BULKHEAD_BASE_URL="http://127.0.0.1:$port/v1" "$venv/bin/python" .ci/compat/openai_compat.py || {
-  echo "--- server log ---"; cat "$log"; exit 1;
+bin="${CARGO_TARGET_DIR:-target}/debug/bulkhead-server"
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
 }
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# start_server NAME PORT [ARGS...]: run the server, wait for /healthz.
+start_server() {
+  local name=$1 port=$2
+  shift 2
+  "$bin" --listen "127.0.0.1:$port" "$@" >"$work/$name.log" 2>&1 &
+  local pid=$!
+  pids+=("$pid")
+  for _ in $(seq 1 100); do
+    if python3 -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=1)" \
+      "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then return 0; fi
+    if ! kill -0 "$pid" 2>/dev/null; then cat "$work/$name.log"; echo "server $name exited early"; exit 1; fi
+    sleep 0.1
+  done
+}
+
+fail() {
+  echo "--- server log ($1) ---"; cat "$work/$1.log"; exit 1
+}
+
+port=$(free_port)
+start_server default "$port"
+BULKHEAD_BASE_URL="http://127.0.0.1:$port/v1" "$venv/bin/python" .ci/compat/openai_compat.py \
+  || fail default
+BULKHEAD_ROOT_URL="http://127.0.0.1:$port" "$venv/bin/python" .ci/compat/anthropic_compat.py \
+  || fail default
+
+# The same anthropic checks with an OpenAI-format upstream behind the gateway.
+python3 .ci/compat/openai_mock.py "$work/mock.port" &
+pids+=("$!")
+for _ in $(seq 1 100); do [[ -s $work/mock.port ]] && break; sleep 0.05; done
+cat >"$work/mock.toml" <<TOML
+[[providers]]
+name = "mock"
+kind = "openai"
+base_url = "http://127.0.0.1:$(cat "$work/mock.port")/v1"
+api_key = "sk-mock"
+
+[[models]]
+name = "chat"
+targets = [{ provider = "mock", model = "mock-upstream-1" }]
+TOML
+port=$(free_port)
+start_server mock "$port" --config "$work/mock.toml"
+BULKHEAD_ROOT_URL="http://127.0.0.1:$port" BULKHEAD_MODEL=chat \
+  "$venv/bin/python" .ci/compat/anthropic_compat.py || fail mock
