@@ -299,3 +299,18 @@ fn unknown_model_names_share_the_other_label() {
     );
     assert!(!text.contains("made-up-"));
 }
+
+#[test]
+fn a_call_abandoned_by_its_caller_is_counted_as_cancelled() {
+    let recorder = recorder();
+    let stack = stack(Duration::ZERO);
+    run(&recorder, async {
+        let (request, _) = chat_request("sleep:60000");
+        let abandoned = tokio::time::timeout(Duration::from_millis(10), stack.chat(request)).await;
+        assert!(abandoned.is_err());
+    });
+    let text = recorder.handle().render();
+    assert_eq!(requests(&text, "cancelled"), 1.0);
+    assert_eq!(attempts(&text, "cancelled"), 1.0);
+    assert_eq!(value(&text, names::IN_FLIGHT_REQUESTS, &[]), 0.0);
+}

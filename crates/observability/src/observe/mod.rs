@@ -33,8 +33,13 @@ use crate::Pricing;
 use crate::names::OK;
 use record::{Operation, Recorder};
 
-/// Records metrics, spans and cost of the calls it passes to its inner model; see the
-/// [module docs](self) for which metrics each scope emits.
+/// Records metrics, spans and cost of the calls it passes to its inner model; see
+/// [`Observe::request`] and [`Observe::attempt`] for what each scope records.
+///
+/// Each fact is counted exactly once: tokens when a provider reports them (a cache hit
+/// consumes none), requests and cost once per request however many attempts it took. A call
+/// dropped before it ends (the client went away) is still recorded, with outcome `cancelled`;
+/// a stream is recorded when it ends.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -130,7 +135,12 @@ macro_rules! settings_methods {
 }
 
 impl<M> Observe<M> {
-    /// Observe whole requests (outermost in a stack).
+    /// Observe whole requests (outermost in a stack, outside the cache and the router).
+    ///
+    /// Records `bulkhead_requests_total{model,outcome}`, `bulkhead_in_flight_requests`,
+    /// `bulkhead_gateway_overhead_seconds`, the cost (`bulkhead_cost_usd_total{model}` and
+    /// [`CallReport::set_cost_usd`](bulkhead_core::CallReport::set_cost_usd), zero on a cache
+    /// hit) and a `gen_ai.request` span. `model` is the name the client asked for.
     pub fn request(inner: M) -> Self {
         Self {
             inner,
@@ -140,6 +150,11 @@ impl<M> Observe<M> {
 
     /// Observe each upstream attempt of `provider` (its configured name, the
     /// `gen_ai_provider_name` label); wrap the provider itself.
+    ///
+    /// Records `gen_ai_client_operation_duration_seconds`, `gen_ai_client_token_usage`, the
+    /// stream timings (`..._time_to_first_chunk_seconds`, `..._time_per_output_chunk_seconds`)
+    /// and a `gen_ai.attempt` span, labelled with the model sent upstream; adds its time to
+    /// the request's [`UpstreamTime`](crate::UpstreamTime).
     pub fn attempt(inner: M, provider: impl Into<Arc<str>>) -> Self {
         Self {
             inner,
