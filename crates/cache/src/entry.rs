@@ -153,10 +153,14 @@ pub fn now_ms() -> u64 {
             std::time::Instant::now(),
         )
     });
-    let elapsed = tokio::time::Instant::now()
-        .into_std()
-        .saturating_duration_since(at);
-    unix_ms.saturating_add(u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
+    // A paused runtime's clock may start before `at` (another runtime set it): count
+    // backwards then, rather than saturating, so differences between readings stay exact.
+    let now = tokio::time::Instant::now().into_std();
+    let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    match now.checked_duration_since(at) {
+        Some(ahead) => unix_ms.saturating_add(ms(ahead)),
+        None => unix_ms.saturating_sub(ms(at.duration_since(now))),
+    }
 }
 
 #[cfg(test)]

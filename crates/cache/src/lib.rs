@@ -58,4 +58,6 @@ pub use directive::CacheDirective;
 pub use entry::{CachedEmbedding, CachedValue, Entry, now_ms};
 pub use key::{CacheKey, EmbeddingItem, chat_key, embedding_key};
 pub use policy::{CacheAll, Cacheability, DeterministicOnly};
-pub use store::{MemoryStore, RedisOptions, RedisStore, Store, TieredStore};
+pub use store::{
+    FAILURES_BEFORE_COOLDOWN, MemoryStore, RedisOptions, RedisStore, Store, TieredStore,
+};

@@ -15,7 +15,7 @@ use bulkhead_core::async_trait;
 use crate::{CacheKey, Entry};
 
 pub use memory::MemoryStore;
-pub use redis::{RedisOptions, RedisStore};
+pub use redis::{FAILURES_BEFORE_COOLDOWN, RedisOptions, RedisStore};
 pub use tiered::TieredStore;
 
 /// A key-value store for cached answers.
@@ -29,6 +29,12 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Keep `entry` under `key` until its expiry ([`Entry::expires_ms`]).
     async fn put(&self, key: &CacheKey, entry: Entry);
+
+    /// Whether the backend answers right now (for readiness reports; a store that is not
+    /// reachable still never fails a request). Default: yes.
+    async fn reachable(&self) -> bool {
+        true
+    }
 }
 
 #[async_trait]
@@ -39,5 +45,9 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
 
     async fn put(&self, key: &CacheKey, entry: Entry) {
         (**self).put(key, entry).await
+    }
+
+    async fn reachable(&self) -> bool {
+        (**self).reachable().await
     }
 }

@@ -5,11 +5,11 @@
 //! at most one timeout per request, not availability. The connection is made lazily on first
 //! use, so building the store neither fails nor waits when Redis is down at start-up, and the
 //! manager reconnects after an outage (the first calls after Redis comes back trigger it).
-//! After a failure Redis is left alone for a short cool-down, so during an outage requests pay
-//! one timeout per cool-down, not one each.
+//! After a few failures in a row Redis is left alone for a short cool-down, so during an outage
+//! requests pay a few timeouts per cool-down, not one each.
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use bulkhead_core::async_trait;
@@ -27,10 +27,11 @@ pub struct RedisOptions {
     /// Prefix of every key, so several caches (or a cache and other data) share one Redis.
     /// Default `bulkhead:cache:`.
     pub prefix: String,
-    /// After a failed or timed-out call, Redis is skipped (every lookup a miss, every write
-    /// dropped, at no cost) for this long before it is tried again. Default 1 s: an outage
-    /// costs requests nothing after the first timeout, and a recovered Redis is back within
-    /// about this long.
+    /// After [`FAILURES_BEFORE_COOLDOWN`] failed or timed-out calls in a row, Redis is
+    /// skipped (every lookup a miss, every write dropped, at no cost) for this long before it
+    /// is tried again. Default 1 s: an outage costs requests nothing after the first few
+    /// timeouts, an overloaded Redis gets room to recover, and a recovered Redis is back
+    /// within about this long.
     pub cooldown: Duration,
 }
 
@@ -44,6 +45,10 @@ impl Default for RedisOptions {
     }
 }
 
+/// Consecutive failures that start a [`RedisOptions::cooldown`]: one slow call under load is
+/// not an outage.
+pub const FAILURES_BEFORE_COOLDOWN: u32 = 3;
+
 /// A [`Store`] in Redis: entries in their compact encoding ([`Entry::encode`]) under
 /// `prefix + hex(key)`, written with `SET ... EX ttl`.
 pub struct RedisStore {
@@ -52,6 +57,8 @@ pub struct RedisStore {
     manager: OnceLock<ConnectionManager>,
     /// Unix milliseconds until which Redis is skipped after a failure.
     skip_until: AtomicU64,
+    /// Failures in a row since the last success.
+    failures: AtomicU32,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -81,6 +88,7 @@ impl RedisStore {
             options,
             manager: OnceLock::new(),
             skip_until: AtomicU64::new(0),
+            failures: AtomicU32::new(0),
         })
     }
 
@@ -125,6 +133,10 @@ impl RedisStore {
     }
 
     fn failed(&self) {
+        if self.failures.fetch_add(1, Ordering::Relaxed) + 1 < FAILURES_BEFORE_COOLDOWN {
+            return;
+        }
+        self.failures.store(0, Ordering::Relaxed);
         let cooldown = u64::try_from(self.options.cooldown.as_millis()).unwrap_or(u64::MAX);
         self.skip_until
             .store(now_ms().saturating_add(cooldown), Ordering::Relaxed);
@@ -138,7 +150,10 @@ impl RedisStore {
         }
         let mut conn = self.manager()?;
         match tokio::time::timeout(self.options.timeout, cmd.query_async::<T>(&mut conn)).await {
-            Ok(Ok(value)) => Some(value),
+            Ok(Ok(value)) => {
+                self.failures.store(0, Ordering::Relaxed);
+                Some(value)
+            }
             Ok(Err(error)) => {
                 tracing::debug!(%error, op = what, "redis cache: call failed; treated as a miss");
                 self.failed();
@@ -177,5 +192,17 @@ impl Store for RedisStore {
             .arg("EX")
             .arg(u64::try_from(secs).unwrap_or(u64::MAX));
         let _: Option<()> = self.run(cmd, "set").await;
+    }
+
+    /// `PING` within the timeout (ignoring the cool-down, so a recovered Redis shows at once).
+    async fn reachable(&self) -> bool {
+        let Some(mut conn) = self.manager() else {
+            return false;
+        };
+        let ping = redis::cmd("PING");
+        matches!(
+            tokio::time::timeout(self.options.timeout, ping.query_async::<String>(&mut conn)).await,
+            Ok(Ok(_))
+        )
     }
 }

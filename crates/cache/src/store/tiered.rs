@@ -52,4 +52,8 @@ impl Store for TieredStore {
         self.l1.put(key, entry.clone()).await;
         self.l2.put(key, entry).await;
     }
+
+    async fn reachable(&self) -> bool {
+        self.l2.reachable().await
+    }
 }
