@@ -165,4 +165,69 @@ mod tests {
         assert_eq!(g.adjust(NOW + 600_000.0, NOW, -5.0), NOW + 300_000.0);
         assert_eq!(g.adjust(NOW + 600_000.0, NOW, -500.0), NOW);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Whatever the arrivals, the admitted requests in any interval `[a, b]` number at
+            /// most `(τ + (b − a)) / T`: the burst plus the rate, never more.
+            #[test]
+            fn never_admits_more_than_burst_plus_rate(
+                rate in 1u64..2_000,
+                burst_ms in 0u64..5_000,
+                mut gaps in proptest::collection::vec(0u64..200_000, 1..300),
+            ) {
+                let g = Gcra::per_minute(rate, Duration::from_millis(burst_ms));
+                gaps.sort_unstable();
+                let mut now = NOW;
+                let mut tat = 0.0;
+                let mut admitted = Vec::new();
+                for gap in gaps {
+                    now += gap as f64;
+                    if let GcraResult::Allow { new_tat_us } = g.check(tat, now, 1.0) {
+                        tat = new_tat_us;
+                        admitted.push(now);
+                    }
+                }
+                for i in 0..admitted.len() {
+                    for j in i..admitted.len() {
+                        let n = (j - i + 1) as f64;
+                        let bound = (g.tolerance_us + admitted[j] - admitted[i]) / g.interval_us;
+                        prop_assert!(n <= bound + 1e-6, "{n} admitted, bound {bound}");
+                    }
+                }
+            }
+
+            /// A denial's retry-after is exact: at that moment (rounded up to the microsecond,
+            /// as the stores report it) the request passes, a microsecond before it does not.
+            #[test]
+            fn retry_after_is_exact(
+                rate in 1u64..100_000,
+                burst_ms in 0u64..60_000,
+                ahead in 0u64..120_000_000,
+                cost in 1u32..500,
+            ) {
+                let g = Gcra::per_minute(rate, Duration::from_millis(burst_ms));
+                let tat = NOW + ahead as f64;
+                if let GcraResult::Deny { retry_after_us } = g.check(tat, NOW, f64::from(cost)) {
+                    prop_assert!(retry_after_us > 0.0);
+                    let later = NOW + retry_after_us.ceil();
+                    let allowed = matches!(
+                        g.check(tat, later, f64::from(cost)),
+                        GcraResult::Allow { .. }
+                    );
+                    prop_assert!(allowed);
+                    if retry_after_us >= 2.0 {
+                        let denied = matches!(
+                            g.check(tat, NOW + retry_after_us - 1.0, f64::from(cost)),
+                            GcraResult::Deny { .. }
+                        );
+                        prop_assert!(denied);
+                    }
+                }
+            }
+        }
+    }
 }

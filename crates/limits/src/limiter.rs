@@ -478,6 +478,16 @@ impl Permit {
         self.finish_tokens(total, cost_usd)
     }
 
+    /// [`Permit::finish`] without waiting: the settlement runs as a task on the current Tokio
+    /// runtime. For places that cannot await, such as a stream's `poll_next` on its final chunk
+    /// or a `Drop`. Outside a runtime the permit is only dropped (slot released, estimate kept).
+    pub fn finish_detached(self, usage: Option<&Usage>, cost_usd: f64) {
+        let total = usage.map(|u| u.total_tokens);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(self.finish_tokens(total, cost_usd));
+        }
+    }
+
     /// [`Permit::finish`] with the total token count instead of a [`Usage`].
     pub async fn finish_tokens(self, total_tokens: Option<u32>, cost_usd: f64) {
         let mut permit = self;

@@ -142,6 +142,21 @@ async fn tokens_are_reserved_then_corrected_charging_or_refunding() {
     clock.advance(d.retry_after);
     drop(admitted(&limiter, "t", &limits, 1).await);
 
+    // From a place that cannot await (a stream's last poll): the refund lands shortly after.
+    clock.advance(Duration::from_secs(60));
+    let p4 = admitted(&limiter, "t", &limits, 6000).await;
+    p4.finish_detached(Some(&usage(0)), 0.0);
+    let mut refunded = false;
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+        if let Ok(p) = limiter.admit("t", &limits, 6000).await {
+            drop(p);
+            refunded = true;
+            break;
+        }
+    }
+    assert!(refunded, "detached finish refunded the estimate");
+
     // Without reported usage the estimate stays charged.
     clock.advance(Duration::from_secs(60));
     let p3 = admitted(&limiter, "t", &limits, 6000).await;
