@@ -15,8 +15,9 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use bulkhead_gateway::serve::{self, LiveRouter};
 use bulkhead_gateway::{Config, Gateway};
+use bulkhead_observability::telemetry::{self, LogFormat, TelemetryConfig};
+use bulkhead_observability::{PrometheusHandle, install_prometheus, upkeep};
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 /// Run the Bulkhead gateway: an OpenAI-compatible API in front of your model providers.
 #[derive(Debug, Parser)]
@@ -33,10 +34,6 @@ struct Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
-
     let (mut config, origin) = match &args.config {
         None => (Config::embedded_default(), "embedded default".to_owned()),
         Some(path) => match Config::load(path) {
@@ -47,11 +44,33 @@ async fn main() -> ExitCode {
     if let Some(listen) = args.listen {
         config.server.listen = listen;
     }
+    let _telemetry = match telemetry::init(&TelemetryConfig {
+        log_format: match config.telemetry.log_format {
+            bulkhead_gateway::LogFormat::Json => LogFormat::Json,
+            bulkhead_gateway::LogFormat::Pretty => LogFormat::Pretty,
+        },
+        otlp_endpoint: config.telemetry.otlp_endpoint.clone(),
+        ..TelemetryConfig::default()
+    }) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let metrics = match install_prometheus() {
+        Ok(handle) => handle,
+        Err(e) => {
+            eprintln!("error: cannot install the Prometheus exporter: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tokio::spawn(upkeep(metrics.clone()));
     let gateway = match Gateway::build(&config) {
         Ok(gateway) => gateway,
         Err(e) => return config_error(&e),
     };
-    match serve(config, &origin, args.config, gateway).await {
+    match serve(config, &origin, args.config, gateway, metrics).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -70,6 +89,7 @@ async fn serve(
     origin: &str,
     path: Option<PathBuf>,
     gateway: Gateway,
+    metrics: PrometheusHandle,
 ) -> anyhow::Result<()> {
     // Listen for signals before accepting anything, so an early SIGTERM is a clean stop.
     let signal = shutdown_signal()?;
@@ -86,11 +106,18 @@ async fn serve(
         tracing::warn!("no [[keys]] configured: the gateway is open to every caller");
     }
 
-    let live = LiveRouter::new(gateway.router());
+    let live = LiveRouter::new(gateway.router_with_metrics(metrics.clone()));
     let server_settings = config.server.clone();
     let watcher = path.map(|path| {
         tracing::info!("reloading {} on change and on SIGHUP", path.display());
-        tokio::spawn(serve::watch_config(path, live.clone(), config))
+        let router = move |g: &Gateway| g.router_with_metrics(metrics.clone());
+        tokio::spawn(serve::watch_config(
+            path,
+            live.clone(),
+            config,
+            gateway,
+            router,
+        ))
     });
     let stop = async move {
         signal.await;

@@ -14,11 +14,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use bulkhead_cache::{Cache, CacheAll, CacheConfig, Cacheability, DeterministicOnly, Store};
 use bulkhead_core::{ChatModel, EmbeddingModel};
 use bulkhead_inference::{
     AnthropicConfig, AnthropicProvider, Fault, FaultKind, OpenAiConfig, OpenAiProvider,
     SimulatedConfig, SimulatedProvider, Timeouts,
 };
+use bulkhead_limits::{Limiter, LimiterConfig};
+use bulkhead_observability::{Observe, Price, Pricing};
 
 use bulkhead_orchestration::{
     LeastInFlight, P2c, RoundRobin, Route, Router, Routes, Target, Weighted,
@@ -37,7 +40,21 @@ struct Provider {
     embeddings: Option<Arc<dyn EmbeddingModel>>,
 }
 
+/// What a gateway built for a config reload takes over from the one it replaces, when the
+/// settings that made them did not change: rate-limit and budget counters, cached answers.
+pub(crate) struct Carry<'a> {
+    pub(crate) config: &'a Config,
+    pub(crate) gateway: &'a Gateway,
+}
+
 pub(crate) fn from_config(config: &Config) -> Result<Gateway, ConfigError> {
+    from_config_carrying(config, None)
+}
+
+pub(crate) fn from_config_carrying(
+    config: &Config,
+    previous: Option<Carry<'_>>,
+) -> Result<Gateway, ConfigError> {
     // A config read from a file was checked with positions already; one built in code has
     // not been, and the same rules apply to it.
     let mut problems = Vec::new();
@@ -48,14 +65,23 @@ pub(crate) fn from_config(config: &Config) -> Result<Gateway, ConfigError> {
         return Err(ConfigError::new("config", problems));
     }
 
+    let log_prompts = config.telemetry.log_prompts;
     let mut providers = HashMap::with_capacity(config.providers.len());
     for provider in &config.providers {
         match construct(provider) {
             Ok(built) => {
+                // Innermost: one span and one set of metrics per upstream attempt.
+                let name = Arc::<str>::from(provider.name.as_str());
+                let chat: Arc<dyn ChatModel> =
+                    Arc::new(Observe::attempt(built.chat, name.clone()).log_prompts(log_prompts));
+                let embeddings = built.embeddings.map(|e| {
+                    Arc::new(Observe::attempt(e, name.clone()).log_prompts(log_prompts))
+                        as Arc<dyn EmbeddingModel>
+                });
                 let (chat, embeddings) = crate::resilience::wrap(
                     &provider.name,
-                    built.chat,
-                    built.embeddings,
+                    chat,
+                    embeddings,
                     provider.retry.as_ref().unwrap_or(&config.retry),
                     provider
                         .circuit_breaker
@@ -77,16 +103,39 @@ pub(crate) fn from_config(config: &Config) -> Result<Gateway, ConfigError> {
 
     let routes = routes(config, &providers)
         .map_err(|e| ConfigError::new("config", vec![Diagnostic::unplaced(e.to_string())]))?;
+    let store = match &previous {
+        Some(p) if p.config.cache == config.cache => p.gateway.inner.cache_store.clone(),
+        _ => cache_store(config)?,
+    };
+    let limiter = match &previous {
+        Some(p) if p.config.limits == config.limits => p.gateway.inner.limiter.clone(),
+        _ => limiter(config)?,
+    };
+    let pricing = Arc::new(pricing(config));
     let mut builder = Gateway::builder()
         .max_body_bytes(config.server.max_body_bytes)
-        .keys(config.keys.iter().cloned());
+        .keys(config.keys.iter().cloned())
+        .limiter(limiter)
+        .cache_store(store.clone());
     for model in &config.models {
         let Some(chat) = routes.model(&model.name) else {
             continue;
         };
-        let mut route = ModelRoute::new(&model.name, Arc::new(chat));
-        if let Some(embeddings) = routes.embeddings(&model.name) {
-            route = route.embeddings(Arc::new(embeddings));
+        // Outside the router: the cache, then one span and metrics set for the whole request,
+        // which sees cache hits and fallbacks.
+        let mut chat: Arc<dyn ChatModel> = Arc::new(chat);
+        let mut embeddings: Option<Arc<dyn EmbeddingModel>> = routes
+            .embeddings(&model.name)
+            .map(|e| Arc::new(e) as Arc<dyn EmbeddingModel>);
+        if let Some(store) = &store {
+            chat = Arc::new(cached(chat, store.clone(), config));
+            embeddings = embeddings
+                .map(|e| Arc::new(cached(e, store.clone(), config)) as Arc<dyn EmbeddingModel>);
+        }
+        let mut route =
+            ModelRoute::new(&model.name, Arc::new(observed(chat, &pricing, log_prompts)));
+        if let Some(embeddings) = embeddings {
+            route = route.embeddings(Arc::new(observed(embeddings, &pricing, log_prompts)));
         }
         builder = builder.route(route);
     }
@@ -135,6 +184,77 @@ fn routes(
         builder = builder.route(route);
     }
     builder.build()
+}
+
+/// The store of `[cache]` when caching is on: in memory, with Redis behind it when
+/// `redis_url` is set. One store serves every model; keys include the model name.
+fn cache_store(config: &Config) -> Result<Option<Arc<dyn Store>>, ConfigError> {
+    if !config.cache.enabled {
+        return Ok(None);
+    }
+    let settings = CacheConfig {
+        enabled: true,
+        ttl: config.cache.ttl,
+        max_bytes: config.cache.max_bytes,
+        redis_url: config.cache.redis_url.clone(),
+        ..CacheConfig::default()
+    };
+    settings.build_store().map(Some).map_err(|e| {
+        ConfigError::new(
+            "config",
+            vec![Diagnostic::unplaced(format!("[cache]: {e}"))],
+        )
+    })
+}
+
+/// The limiter of `[limits]`: shared through Redis when `redis_url` is set, else in memory.
+/// Connecting is lazy, so a Redis that is down at start-up does not stop the gateway (limits
+/// fail open until it answers; see bulkhead-limits).
+fn limiter(config: &Config) -> Result<Limiter, ConfigError> {
+    match &config.limits.redis_url {
+        None => Ok(Limiter::in_memory()),
+        Some(url) => Limiter::redis(url, LimiterConfig::default()).map_err(|e| {
+            ConfigError::new(
+                "config",
+                vec![Diagnostic::unplaced(format!("[limits] redis_url: {e}"))],
+            )
+        }),
+    }
+}
+
+/// `model` behind the cache, with `[cache]`'s TTL and policy.
+fn cached<M>(model: M, store: Arc<dyn Store>, config: &Config) -> Cache<M> {
+    let policy: Arc<dyn Cacheability> = if config.cache.only_deterministic {
+        Arc::new(DeterministicOnly)
+    } else {
+        Arc::new(CacheAll)
+    };
+    Cache::new(model, store)
+        .with_ttl(config.cache.ttl)
+        .with_policy(policy)
+}
+
+/// `model` observed as whole requests.
+fn observed<M>(model: M, pricing: &Arc<Pricing>, log_prompts: bool) -> Observe<M> {
+    Observe::request(model)
+        .pricing(pricing.clone())
+        .log_prompts(log_prompts)
+}
+
+/// The built-in price table with `[pricing]` laid over it.
+fn pricing(config: &Config) -> Pricing {
+    let mut pricing = Pricing::builtin();
+    for (model, price) in &config.pricing {
+        pricing.set(
+            model,
+            Price {
+                input: price.input,
+                output: price.output,
+                cached_input: price.cached_input,
+            },
+        );
+    }
+    pricing
 }
 
 fn construct(provider: &ProviderConfig) -> bulkhead_core::Result<Provider> {

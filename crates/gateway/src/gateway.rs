@@ -11,11 +11,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use bulkhead_core::{ChatModel, EmbeddingModel};
+use bulkhead_observability::PrometheusHandle;
 use bytes::Bytes;
 use http::HeaderValue;
 
 use crate::config::{ConfigError, Diagnostic, KeyConfig, ServerConfig};
 use crate::http::auth::Keys;
+use bulkhead_cache::Store;
+use bulkhead_limits::Limiter;
 
 /// The OpenAI-compatible HTTP API over a fixed set of models.
 ///
@@ -40,6 +43,10 @@ pub(crate) struct Inner {
     pub(crate) created: u64,
     pub(crate) max_body_bytes: usize,
     pub(crate) keys: Keys,
+    /// Counts every key's limits; in memory unless `[limits] redis_url` shares it.
+    pub(crate) limiter: Limiter,
+    /// The response cache's store, kept so a config reload with the same `[cache]` keeps it.
+    pub(crate) cache_store: Option<Arc<dyn Store>>,
 }
 
 /// Where one model name is served, with the response headers precomputed.
@@ -82,6 +89,27 @@ impl Gateway {
     /// The largest request body accepted.
     pub fn max_body_bytes(&self) -> usize {
         self.inner.max_body_bytes
+    }
+
+    /// The HTTP API with `GET /metrics` added, rendering Prometheus text from `metrics` (the
+    /// handle of the exporter the application installed; see
+    /// `bulkhead_observability::install_prometheus`).
+    pub fn router_with_metrics(&self, metrics: PrometheusHandle) -> Router {
+        self.router().route(
+            "/metrics",
+            axum::routing::get(move || {
+                let text = metrics.render();
+                async move {
+                    (
+                        [(
+                            http::header::CONTENT_TYPE,
+                            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                        )],
+                        text,
+                    )
+                }
+            }),
+        )
     }
 
     /// Whether callers must present a virtual key; without `[[keys]]` the gateway is open.
@@ -163,6 +191,8 @@ pub struct GatewayBuilder {
     routes: Vec<ModelRoute>,
     max_body_bytes: usize,
     keys: Vec<KeyConfig>,
+    limiter: Option<Limiter>,
+    cache_store: Option<Arc<dyn Store>>,
 }
 
 impl Default for GatewayBuilder {
@@ -171,6 +201,8 @@ impl Default for GatewayBuilder {
             routes: Vec::new(),
             max_body_bytes: ServerConfig::DEFAULT_MAX_BODY_BYTES,
             keys: Vec::new(),
+            limiter: None,
+            cache_store: None,
         }
     }
 }
@@ -205,6 +237,20 @@ impl GatewayBuilder {
     /// model outside a key's `models`). With none, the gateway is open.
     pub fn keys(mut self, keys: impl IntoIterator<Item = KeyConfig>) -> Self {
         self.keys.extend(keys);
+        self
+    }
+
+    /// Count the keys' limits with `limiter` (default: in this process's memory). Pass a
+    /// Redis-backed one to share counters with every replica, or the one a previous gateway
+    /// used to carry counters across a config reload.
+    pub fn limiter(mut self, limiter: Limiter) -> Self {
+        self.limiter = Some(limiter);
+        self
+    }
+
+    /// Remember the cache store the routes use, for the next reload to carry over.
+    pub(crate) fn cache_store(mut self, store: Option<Arc<dyn Store>>) -> Self {
+        self.cache_store = store;
         self
     }
 
@@ -265,6 +311,8 @@ impl GatewayBuilder {
                 created,
                 max_body_bytes: self.max_body_bytes,
                 keys: Keys::new(&self.keys),
+                limiter: self.limiter.unwrap_or_else(Limiter::in_memory),
+                cache_store: self.cache_store,
             }),
         })
     }

@@ -15,6 +15,9 @@ use std::hash::{DefaultHasher, Hash as _, Hasher as _};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use axum::Router;
+
+use crate::build::{Carry, from_config_carrying};
 use crate::config::Config;
 use crate::gateway::Gateway;
 use crate::serve::LiveRouter;
@@ -23,11 +26,22 @@ use crate::serve::LiveRouter;
 pub const POLL: Duration = Duration::from_millis(250);
 
 /// Watch `path` and replace what `live` serves whenever it changes to a valid config, or on
-/// SIGHUP (Unix). `running` is the config being served now. Runs until the task is dropped.
-pub async fn watch_config(path: PathBuf, live: LiveRouter, running: Config) {
+/// SIGHUP (Unix). `config` and `gateway` are what is served now; `router` turns a gateway into
+/// what is served (e.g. [`Gateway::router_with_metrics`]). Runs until the task is dropped.
+///
+/// A new gateway takes over the old one's rate-limit counters when `[limits]` is unchanged,
+/// and its cached answers when `[cache]` is unchanged.
+pub async fn watch_config(
+    path: PathBuf,
+    live: LiveRouter,
+    config: Config,
+    gateway: Gateway,
+    router: impl Fn(&Gateway) -> Router + Send + 'static,
+) {
     let mut current = Current {
         fingerprint: fingerprint(&path),
-        config: running,
+        config,
+        gateway,
     };
     #[cfg(unix)]
     let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
@@ -60,7 +74,7 @@ pub async fn watch_config(path: PathBuf, live: LiveRouter, running: Config) {
         let seen = fingerprint(&path);
         if forced || seen != current.fingerprint {
             current.fingerprint = seen;
-            reload(&path, &live, &mut current.config, forced);
+            reload(&path, &live, &mut current, &router, forced);
         }
     }
 }
@@ -68,10 +82,17 @@ pub async fn watch_config(path: PathBuf, live: LiveRouter, running: Config) {
 struct Current {
     fingerprint: Option<u64>,
     config: Config,
+    gateway: Gateway,
 }
 
 /// Load, build and swap in the config at `path`; on any failure keep what is running.
-fn reload(path: &Path, live: &LiveRouter, running: &mut Config, forced: bool) {
+fn reload(
+    path: &Path,
+    live: &LiveRouter,
+    running: &mut Current,
+    router: &dyn Fn(&Gateway) -> Router,
+    forced: bool,
+) {
     let why = if forced { "SIGHUP" } else { "file changed" };
     let config = match Config::load(path) {
         Ok(config) => config,
@@ -82,10 +103,14 @@ fn reload(path: &Path, live: &LiveRouter, running: &mut Config, forced: bool) {
             return;
         }
     };
-    if config == *running {
+    if config == running.config {
         return;
     }
-    let gateway = match Gateway::build(&config) {
+    let carry = Carry {
+        config: &running.config,
+        gateway: &running.gateway,
+    };
+    let gateway = match from_config_carrying(&config, Some(carry)) {
         Ok(gateway) => gateway,
         Err(e) => {
             tracing::error!(
@@ -94,18 +119,19 @@ fn reload(path: &Path, live: &LiveRouter, running: &mut Config, forced: bool) {
             return;
         }
     };
-    if config.server != running.server {
+    if config.server != running.config.server {
         tracing::warn!(
             "[server] settings changed; they take effect on restart (the socket and its limits are set once)"
         );
     }
-    live.replace(gateway.router());
+    live.replace(router(&gateway));
     tracing::info!(
         "config reloaded from {} ({why}); serving models [{}]",
         path.display(),
         gateway.model_names().collect::<Vec<_>>().join(", ")
     );
-    *running = config;
+    running.config = config;
+    running.gateway = gateway;
 }
 
 /// A hash of the file's bytes; `None` while it cannot be read (mid-replace, deleted).

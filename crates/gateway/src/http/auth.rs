@@ -30,8 +30,9 @@ use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
 use super::error::ApiError;
-use crate::config::KeyConfig;
+use crate::config::{BudgetPeriod, KeyConfig};
 use crate::gateway::Gateway;
+use bulkhead_limits::{Budget, BudgetPeriod as LimitsPeriod, Limits};
 
 const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 
@@ -46,6 +47,7 @@ pub(crate) struct Caller {
     digest: [u8; 32],
     pub(crate) config: KeyConfig,
     pub(crate) tenant: Tenant,
+    pub(crate) limits: Limits,
     allowed: Option<HashSet<Box<str>>>,
 }
 
@@ -72,6 +74,7 @@ impl Keys {
                 let caller = Caller {
                     digest: key.sha256,
                     tenant: Tenant::new(key.name.as_str()),
+                    limits: limits_of(key),
                     allowed: key
                         .models
                         .as_ref()
@@ -95,6 +98,22 @@ impl Keys {
         self.by_digest
             .get(&digest)
             .filter(|caller| bool::from(caller.digest.ct_eq(&digest)))
+    }
+}
+
+/// A key's limits as bulkhead-limits' plain numbers.
+pub(crate) fn limits_of(key: &KeyConfig) -> Limits {
+    Limits {
+        rpm: key.rpm,
+        tpm: key.tpm,
+        max_concurrent: key.max_concurrent,
+        budget: key.budget_usd.map(|usd| Budget {
+            usd,
+            period: match key.budget_period {
+                BudgetPeriod::Day => LimitsPeriod::Day,
+                BudgetPeriod::Month => LimitsPeriod::Month,
+            },
+        }),
     }
 }
 
@@ -167,7 +186,6 @@ fn presented_key(headers: &HeaderMap, anthropic_style: bool) -> Presented<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::BudgetPeriod;
 
     fn key(name: &str, secret: &str, models: Option<&[&str]>) -> KeyConfig {
         KeyConfig {

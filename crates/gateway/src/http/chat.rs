@@ -1,14 +1,16 @@
-//! `POST /v1/chat/completions`: parse, resolve the model, call it, answer JSON or SSE.
+//! `POST /v1/chat/completions`: parse, admit, call the model, answer JSON or SSE.
+
+use std::sync::Arc;
 
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Extension, State};
 use axum::response::{IntoResponse, Response};
-use bulkhead_core::{CallReport, ChatModel as _, ChatRequest, RequestId};
+use bulkhead_core::{ChatModel as _, ChatRequest, RequestId};
 use bytes::Bytes;
+use http::HeaderMap;
 
-use std::sync::Arc;
-
-use super::auth::{Caller, authorize};
+use super::admit::{Ask, settle};
+use super::auth::Caller;
 use super::error::ApiError;
 use super::{Origin, json_answer, parse_body, sse};
 use crate::gateway::Gateway;
@@ -17,6 +19,7 @@ pub(crate) async fn handle(
     State(gateway): State<Gateway>,
     Extension(id): Extension<RequestId>,
     caller: Option<Extension<Arc<Caller>>>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let mut request: ChatRequest = match parse_body(body, gateway.inner.max_body_bytes) {
@@ -26,30 +29,31 @@ pub(crate) async fn handle(
     if request.messages.is_empty() {
         return ApiError::empty("messages", "message").into_response();
     }
-    if let Err(e) = authorize(
-        caller.as_deref().map(|c| &**c),
-        &request.model,
-        &mut request.extensions,
-    ) {
-        return (*e).into_response();
-    }
-    let Some(route) = gateway.inner.routes.get(request.model.as_str()).cloned() else {
-        return ApiError::model_not_found(&request.model).into_response();
+    let ask = Ask {
+        gateway: &gateway,
+        caller: caller.as_deref().map(|c| &**c),
+        headers: &headers,
+        id,
     };
-    if let Some(upstream) = &route.upstream_model {
-        request.model.clone_from(upstream);
-    }
-    request.extensions.insert(id);
-    let report = CallReport::new();
-    request.extensions.insert(report.clone());
+    let admitted = match ask.chat(&mut request).await {
+        Ok(admitted) => admitted,
+        Err(e) => return (*e).into_response(),
+    };
+    let (route, report, permit) = (admitted.route, admitted.report, admitted.permit);
 
     if request.is_stream() {
-        return sse::respond(route, request, report).await;
+        return sse::respond(route, request, report, permit).await;
     }
     let result = route.chat.chat(request).await;
     let origin = Origin::of(&route, &report);
     match result {
-        Ok(answer) => json_answer(&answer, &origin),
-        Err(e) => ApiError::upstream(&e, &origin).into_response(),
+        Ok(answer) => {
+            settle(permit, answer.usage.as_ref(), &report);
+            json_answer(&answer, &origin)
+        }
+        Err(e) => {
+            settle(permit, None, &report);
+            ApiError::upstream(&e, &origin).into_response()
+        }
     }
 }

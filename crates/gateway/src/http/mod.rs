@@ -3,6 +3,7 @@
 //! Each endpoint has its module; `error` is the one place errors become statuses and bodies,
 //! `sse` the one place chunks become bytes on the wire.
 
+mod admit;
 pub(crate) mod auth;
 mod chat;
 mod chunk_json;
@@ -21,7 +22,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use bulkhead_core::CallReport;
+use bulkhead_core::{CacheStatus, CallReport};
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderName, HeaderValue, Method, Uri};
@@ -35,6 +36,8 @@ pub(crate) const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-i
 pub(crate) const X_BULKHEAD_PROVIDER: HeaderName = HeaderName::from_static("x-bulkhead-provider");
 pub(crate) const X_BULKHEAD_MODEL: HeaderName = HeaderName::from_static("x-bulkhead-model");
 pub(crate) const X_BULKHEAD_ATTEMPTS: HeaderName = HeaderName::from_static("x-bulkhead-attempts");
+pub(crate) const X_BULKHEAD_CACHE: HeaderName = HeaderName::from_static("x-bulkhead-cache");
+pub(crate) const X_BULKHEAD_COST_USD: HeaderName = HeaderName::from_static("x-bulkhead-cost-usd");
 
 /// The router of a gateway.
 pub(crate) fn router(gateway: Gateway) -> Router {
@@ -103,6 +106,11 @@ pub(crate) struct Origin {
     pub(crate) provider_header: Option<HeaderValue>,
     pub(crate) model_header: Option<HeaderValue>,
     pub(crate) attempts: u32,
+    /// How the cache dealt with the request (`x-bulkhead-cache`); `None` without a cache.
+    pub(crate) cache: Option<CacheStatus>,
+    /// The request's cost (`x-bulkhead-cost-usd`); known for JSON answers only, since a
+    /// stream's headers leave before its usage arrives.
+    pub(crate) cost_usd: Option<f64>,
 }
 
 impl Origin {
@@ -113,12 +121,16 @@ impl Origin {
                 model_header: HeaderValue::from_str(&d.model).ok(),
                 provider: Some(d.provider),
                 attempts: report.attempts(),
+                cache: report.cache(),
+                cost_usd: report.cost_usd(),
             },
             None => Origin {
                 provider: route.provider.clone(),
                 provider_header: route.provider_header.clone(),
                 model_header: route.model_header.clone(),
                 attempts: report.attempts(),
+                cache: report.cache(),
+                cost_usd: report.cost_usd(),
             },
         }
     }
@@ -134,6 +146,14 @@ fn set_origin_headers(response: &mut Response, origin: &Origin) {
         headers.insert(X_BULKHEAD_MODEL, v.clone());
     }
     headers.insert(X_BULKHEAD_ATTEMPTS, HeaderValue::from(origin.attempts));
+    if let Some(status) = origin.cache {
+        headers.insert(X_BULKHEAD_CACHE, HeaderValue::from_static(status.as_str()));
+    }
+    if let Some(cost) = origin.cost_usd
+        && let Ok(value) = HeaderValue::from_str(&cost.to_string())
+    {
+        headers.insert(X_BULKHEAD_COST_USD, value);
+    }
 }
 
 /// Read a JSON request body: a rejected body (over the limit) or malformed JSON becomes the

@@ -25,11 +25,13 @@ use std::task::{Context, Poll};
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bulkhead_core::{CallReport, ChatChunk, ChatModel as _, ChatRequest, ChatStream};
+use bulkhead_limits::Permit;
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use http::HeaderValue;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 
+use super::admit::{Settled, settle};
 use super::chunk_json::ChunkEncoder;
 use super::error::ApiError;
 use super::{Origin, set_origin_headers};
@@ -52,10 +54,14 @@ pub(crate) async fn respond(
     route: Arc<Route>,
     request: ChatRequest,
     report: CallReport,
+    permit: Option<Permit>,
 ) -> Response {
     let mut stream = match route.chat.stream(request).await {
-        Ok(stream) => stream,
-        Err(e) => return ApiError::upstream(&e, &Origin::of(&route, &report)).into_response(),
+        Ok(stream) => Settled::wrap(stream, permit, &report),
+        Err(e) => {
+            settle(permit, None, &report);
+            return ApiError::upstream(&e, &Origin::of(&route, &report)).into_response();
+        }
     };
     let first = match stream.next().await {
         Some(Ok(chunk)) => Some(chunk),

@@ -43,6 +43,8 @@
 //! | malformed or unknown key | 401 | `invalid_request_error` | `invalid_api_key` | |
 //! | model outside the key's `models` | 403 | `permission_error` | `model_not_allowed` | `model` |
 //! | unknown model | 404 | `invalid_request_error` | `model_not_found` | `model` |
+//! | key over `rpm` / `tpm` / `max_concurrent` | 429 + `Retry-After` | `rate_limit_error` | `rate_limit_exceeded` / `tokens_rate_limit_exceeded` / `concurrency_limit_exceeded` | |
+//! | key's `budget_usd` spent for the period | 429 + `Retry-After` (the period's end) | `rate_limit_error` | `budget_exceeded` | |
 //! | unknown path | 404 | `invalid_request_error` | `unknown_url` | |
 //! | wrong method | 405 | `invalid_request_error` | `method_not_allowed` | |
 //! | body larger than `max_body_bytes` | 413 | `invalid_request_error` | `request_too_large` | |
@@ -238,6 +240,19 @@ impl ApiError {
             INVALID,
             "request_header_fields_too_large",
         )
+    }
+
+    /// 429 (or 503 when the limits store is down and limits fail closed) for a key over one
+    /// of its limits, with `Retry-After`.
+    pub(crate) fn limited(
+        status: StatusCode,
+        message: String,
+        code: &'static str,
+        retry_after: Duration,
+    ) -> Self {
+        let mut error = Self::new(status, message, "rate_limit_error", code);
+        error.retry_after = Some(retry_after);
+        error
     }
 
     /// 500 for a fault inside the gateway.
