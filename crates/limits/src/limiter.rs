@@ -210,6 +210,15 @@ impl Limiter {
         &self.inner.config
     }
 
+    /// Whether the store answers within [`LimiterConfig::store_timeout`]: for `/readyz` when
+    /// `[limits] redis_url` is set. (Admissions fail open meanwhile, unless configured closed.)
+    pub async fn check_store(&self) -> Result<(), StoreError> {
+        match tokio::time::timeout(self.inner.config.store_timeout, self.inner.store.ping()).await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::new("timed out")),
+        }
+    }
+
     /// Estimate `request`'s tokens (only when the key has a `tpm` limit) and admit it.
     pub async fn admit_chat(
         &self,

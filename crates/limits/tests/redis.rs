@@ -341,6 +341,13 @@ async fn a_dead_or_hanging_redis_fails_open_within_the_timeout_or_closed_when_as
     };
     for url in [&dead_url, &hanging_url] {
         let limiter = Limiter::redis(url, open).expect("valid url");
+        let t0 = Instant::now();
+        assert!(limiter.check_store().await.is_err(), "not ready");
+        assert!(
+            t0.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            t0.elapsed()
+        );
         for _ in 0..3 {
             let t0 = Instant::now();
             let permit = limiter.admit("k", &limits, 0).await;
@@ -378,6 +385,8 @@ async fn a_dead_or_hanging_redis_fails_open_within_the_timeout_or_closed_when_as
     // Redis comes back: limits apply again.
     server.restart();
     let limiter = Limiter::redis(&dead_url, config()).expect("valid url");
+    limiter.check_store().await.expect("ready again");
+    assert!(Limiter::in_memory().check_store().await.is_ok());
     let first = limiter.admit("k", &limits, 0).await.expect("admitted");
     assert_eq!(
         limiter

@@ -181,6 +181,11 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         false
     }
 
+    /// Whether the store answers, for a readiness probe. In-memory stores always do.
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Extend a held slot's expiry to `ttl` from now.
     async fn renew(&self, key: &str, lease: &Lease, ttl: Duration) -> Result<(), StoreError> {
         let _ = (key, lease, ttl);

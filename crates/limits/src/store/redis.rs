@@ -281,6 +281,15 @@ impl Store for RedisStore {
         true
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let _: String = redis::cmd("PING")
+            .query_async(&mut conn)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
     async fn renew(&self, key: &str, lease: &Lease, ttl: Duration) -> Result<(), StoreError> {
         let mut inv = self.scripts.renew.prepare_invoke();
         inv.key(self.key(key, "cc"))
