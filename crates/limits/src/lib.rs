@@ -26,15 +26,19 @@
 //! This crate knows nothing of config files or HTTP: it takes plain [`Limits`].
 
 mod clock;
+mod denied;
 pub mod estimate;
 pub mod gcra;
 mod limiter;
 mod limits;
 pub mod period;
+mod permit;
 pub mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use denied::{Denied, LimitKind};
 pub use estimate::{TokenEstimator, estimate_tokens};
-pub use limiter::{Denied, FailMode, LimitKind, Limiter, LimiterConfig, Permit};
+pub use limiter::{FailMode, Limiter, LimiterConfig};
 pub use limits::{Budget, BudgetPeriod, Limits};
+pub use permit::Permit;
 pub use store::{MemoryStore, RedisStore, Store, StoreError};

@@ -1,97 +1,23 @@
 //! The limiter: admits a request for a key or says which limit stopped it and for how long.
 
-use std::fmt;
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use bulkhead_core::{ChatRequest, Error, ErrorKind, Usage};
+use bulkhead_core::ChatRequest;
 use tokio::task::AbortHandle;
 
 use crate::clock::{Clock, SystemClock};
+use crate::denied::{Denied, LimitKind, ceil_secs};
 use crate::estimate::TokenEstimator;
 use crate::gcra::Gcra;
 use crate::limits::Limits;
 use crate::period::Period;
+use crate::permit::Permit;
 use crate::store::{
-    Admission, BudgetCheck, ConcurrencyCheck, Lease, MemoryStore, RedisStore, Settlement, Store,
-    StoreError, Verdict,
+    Admission, BudgetCheck, ConcurrencyCheck, Lease, MemoryStore, RedisStore, Store, StoreError,
+    Verdict,
 };
-
-/// Which limit denied a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum LimitKind {
-    /// Requests per minute.
-    Requests,
-    /// Tokens per minute.
-    Tokens,
-    /// Requests in flight.
-    Concurrency,
-    /// The USD budget of the period is spent.
-    Budget,
-    /// The shared store could not be reached and the limiter fails closed.
-    Unavailable,
-}
-
-impl LimitKind {
-    /// `rpm`, `tpm`, `concurrency`, `budget`, `unavailable`: the `limit` metrics label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LimitKind::Requests => "rpm",
-            LimitKind::Tokens => "tpm",
-            LimitKind::Concurrency => "concurrency",
-            LimitKind::Budget => "budget",
-            LimitKind::Unavailable => "unavailable",
-        }
-    }
-}
-
-impl fmt::Display for LimitKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A denied admission: which limit, when to come back, and a message for the client.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Denied {
-    /// The limit that denied it.
-    pub limit: LimitKind,
-    /// When the same request could pass (for `Retry-After`).
-    pub retry_after: Duration,
-    /// A message safe to show the client: names the key's name, never its secret.
-    pub message: String,
-}
-
-impl Denied {
-    /// `retry_after` in whole seconds, rounded up and at least 1: the `Retry-After` header.
-    pub fn retry_after_secs(&self) -> u64 {
-        ceil_secs(self.retry_after)
-    }
-}
-
-/// Whole seconds, rounded up, at least 1.
-fn ceil_secs(d: Duration) -> u64 {
-    (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
-}
-
-impl fmt::Display for Denied {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Denied {}
-
-impl From<Denied> for Error {
-    /// A `RateLimited` error with status 429 and the retry-after.
-    fn from(d: Denied) -> Self {
-        Error::new(ErrorKind::RateLimited, d.message)
-            .with_status(429)
-            .with_retry_after(d.retry_after)
-    }
-}
 
 /// What to do when the store cannot answer in time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -159,14 +85,14 @@ impl Default for LimiterConfig {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Limiter {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 #[derive(Debug)]
-struct Inner {
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    config: LimiterConfig,
+pub(crate) struct Inner {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: LimiterConfig,
     last_warning_us: AtomicU64,
 }
 
@@ -399,7 +325,7 @@ impl Limiter {
     }
 
     /// A warning at most every 10 s, so an outage does not flood the log.
-    fn warn(&self, op: &'static str, error: &str, fail_open: bool) {
+    pub(crate) fn warn(&self, op: &'static str, error: &str, fail_open: bool) {
         let now_us = self.inner.clock.now().as_micros() as u64;
         let last = self.inner.last_warning_us.load(Ordering::Relaxed);
         if now_us.saturating_sub(last) < 10_000_000 && last != 0 {
@@ -440,104 +366,5 @@ impl Limiter {
             }
         });
         task.abort_handle()
-    }
-}
-
-/// An admitted request. Holds its concurrency slot until dropped; [`Permit::finish`] reports
-/// what the request really used and cost.
-///
-/// Keep it alive as long as the request runs: for a stream, move it into the stream so the slot
-/// is released when the stream ends or the client goes away.
-#[must_use = "dropping a permit ends the request: its concurrency slot is released"]
-#[derive(Debug)]
-pub struct Permit {
-    limiter: Limiter,
-    key: Arc<str>,
-    lease: Option<Lease>,
-    estimated_tokens: u32,
-    tokens: Option<Gcra>,
-    budget: Option<BudgetCheck>,
-    renewal: Option<AbortHandle>,
-}
-
-impl Permit {
-    /// The key's name.
-    pub fn key(&self) -> &str {
-        &self.key
-    }
-
-    /// The tokens reserved at admission.
-    pub fn estimated_tokens(&self) -> u32 {
-        self.estimated_tokens
-    }
-
-    /// Report the request's outcome, then release its slot: the token charge is corrected to
-    /// `usage.total_tokens` (charging more or refunding; no correction without usage) and
-    /// `cost_usd` is added to the key's budget.
-    ///
-    /// The returned future owns everything it needs (`Send + 'static`), so a stream's wrapper can
-    /// `tokio::spawn` it from a `Drop` or a poll. It never fails: a store error is logged and
-    /// counted, and the estimate stays charged.
-    pub fn finish(
-        self,
-        usage: Option<&Usage>,
-        cost_usd: f64,
-    ) -> impl Future<Output = ()> + Send + 'static {
-        let total = usage.map(|u| u.total_tokens);
-        self.finish_tokens(total, cost_usd)
-    }
-
-    /// [`Permit::finish`] without waiting: the settlement runs as a task on the current Tokio
-    /// runtime. For places that cannot await, such as a stream's `poll_next` on its final chunk
-    /// or a `Drop`. Outside a runtime the permit is only dropped (slot released, estimate kept).
-    pub fn finish_detached(self, usage: Option<&Usage>, cost_usd: f64) {
-        let total = usage.map(|u| u.total_tokens);
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(self.finish_tokens(total, cost_usd));
-        }
-    }
-
-    /// [`Permit::finish`] with the total token count instead of a [`Usage`].
-    pub async fn finish_tokens(self, total_tokens: Option<u32>, cost_usd: f64) {
-        let mut permit = self;
-        let delta = total_tokens.map(|t| i64::from(t) - i64::from(permit.estimated_tokens));
-        let tokens = match (permit.tokens.take(), delta) {
-            (Some(g), Some(d)) if d != 0 => Some((g, d)),
-            _ => None,
-        };
-        let budget = match permit.budget.take() {
-            Some(b) if cost_usd > 0.0 && cost_usd.is_finite() => Some((b, cost_usd)),
-            _ => None,
-        };
-        if tokens.is_none() && budget.is_none() {
-            return;
-        }
-        let inner = &permit.limiter.inner;
-        let settlement = Settlement {
-            key: &permit.key,
-            now_us: inner.clock.now().as_micros() as f64,
-            tokens,
-            budget,
-        };
-        let result =
-            tokio::time::timeout(inner.config.store_timeout, inner.store.settle(&settlement)).await;
-        let error = match result {
-            Ok(Ok(())) => return,
-            Ok(Err(e)) => e.to_string(),
-            Err(_) => "timed out".to_owned(),
-        };
-        metrics::counter!("bulkhead_limits_store_errors_total", "op" => "settle").increment(1);
-        permit.limiter.warn("settle", &error, true);
-    }
-}
-
-impl Drop for Permit {
-    fn drop(&mut self) {
-        if let Some(renewal) = self.renewal.take() {
-            renewal.abort();
-        }
-        if let Some(lease) = self.lease.take() {
-            self.limiter.inner.store.release(&self.key, &lease);
-        }
     }
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use bulkhead_core::async_trait;
 
 use super::{Admission, Lease, Settlement, Store, StoreError, Verdict};
+use crate::denied::LimitKind;
 use crate::gcra::GcraResult;
-use crate::limiter::LimitKind;
 
 /// Per-key counters behind one mutex, held for a few arithmetic operations per admission.
 ///

@@ -16,8 +16,8 @@ use bulkhead_core::async_trait;
 
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
+use crate::denied::LimitKind;
 use crate::gcra::Gcra;
-use crate::limiter::LimitKind;
 
 /// An opaque, unique id of one concurrency slot held by one request.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -28,7 +28,7 @@ use redis::Script;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::{Admission, Lease, Settlement, Store, StoreError, Verdict};
-use crate::limiter::LimitKind;
+use crate::denied::LimitKind;
 
 const ADMIT: &str = r#"
 local t = redis.call('TIME')
