@@ -19,6 +19,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -69,9 +70,24 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// The gateway is built and serving. Later versions also check the stores they need.
-async fn readyz() -> Response {
-    json_static(r#"{"status":"ready"}"#)
+/// The gateway is built and serving; the cache store's state is reported alongside.
+///
+/// Always 200 once serving: no store is required, because each degrades on its own (a cache
+/// whose Redis is down answers misses; limits fail open). Taking every replica out of a load
+/// balancer because a shared Redis blinked would turn a degraded cache into an outage. The
+/// body says which stores are degraded, for dashboards and humans.
+async fn readyz(State(gateway): State<Gateway>) -> Response {
+    let cache = match &gateway.inner.cache_store {
+        None => "off",
+        Some(store) if store.reachable().await => "ok",
+        Some(_) => "degraded",
+    };
+    let body = format!(r#"{{"status":"ready","cache":"{cache}"}}"#);
+    (
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        body,
+    )
+        .into_response()
 }
 
 async fn unknown_url(method: Method, uri: Uri) -> Response {
@@ -80,14 +96,6 @@ async fn unknown_url(method: Method, uri: Uri) -> Response {
 
 async fn method_not_allowed(method: Method, uri: Uri) -> Response {
     ApiError::method_not_allowed(&method, uri.path()).into_response()
-}
-
-fn json_static(body: &'static str) -> Response {
-    (
-        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-        body,
-    )
-        .into_response()
 }
 
 /// Who answered a request: the deployment the request's [`CallReport`] names (the router
