@@ -18,9 +18,19 @@
 //! ```
 //!
 //! Vendors that speak the OpenAI wire format (vLLM, Ollama, Groq, Together, Mistral, DeepSeek,
-//! OpenRouter, ...) are data for [`OpenAiProvider`]: a base URL, a key, maybe extra headers.
-//! Anthropic's Messages API is [`AnthropicProvider`]: it translates OpenAI-shaped requests and
-//! answers (JSON and streams) to and from Anthropic's wire format.
+//! OpenRouter, Azure OpenAI, ...) are data for [`OpenAiProvider`]: a base URL, a key, maybe
+//! extra headers; [`openai::presets`] holds one row per vendor. Anthropic's Messages API is
+//! [`AnthropicProvider`]: it translates OpenAI-shaped requests and answers (JSON and streams)
+//! to and from Anthropic's wire format, and [`anthropic::ingress`] runs the same translation in
+//! reverse for servers that accept Anthropic-format clients.
+//!
+//! Every upstream failure becomes a [`bulkhead_core::Error`] whose kind means the same thing
+//! whichever vendor sent it; [`error`] documents the real-world bodies each kind is read from.
+//! Upstream redirects are never followed, so a provider key is only ever sent to its
+//! configured host.
+//!
+//! The SSE decoder and the stream translators are also exercised by proptest
+//! (`tests/properties.rs`) and by cargo-fuzz targets in `fuzz/` (see `fuzz/README.md`).
 //!
 //! Providers know nothing of routing, retries or caching; those are decorators elsewhere.
 
