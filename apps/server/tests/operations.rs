@@ -1,101 +1,17 @@
 //! The real `bulkhead-server` binary under operations: SIGTERM while streams are open, and
 //! config reloads under load.
 
-use std::net::{SocketAddr, TcpListener};
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use common::{free_addr, parse, request, start, wait_healthy};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
-
-const BIN: &str = env!("CARGO_BIN_EXE_bulkhead-server");
-
-fn free_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local addr")
-}
-
-/// Kills the child if a test fails before it exits.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(config: &Path, addr: SocketAddr) -> Server {
-    Server(
-        Command::new(BIN)
-            .arg("--config")
-            .arg(config)
-            .args(["--listen", &addr.to_string()])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start bulkhead-server"),
-    )
-}
-
-/// Send one request on a fresh connection and read the whole response.
-async fn request(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
-    let mut tcp = TcpStream::connect(addr).await.expect("connect");
-    tcp.write_all(
-        format!(
-            "{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\
-             content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .as_bytes(),
-    )
-    .await
-    .expect("write");
-    let mut response = Vec::new();
-    tcp.read_to_end(&mut response).await.expect("read");
-    parse(&response)
-}
-
-fn parse(response: &[u8]) -> (u16, String) {
-    let text = String::from_utf8_lossy(response);
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
-
-async fn wait_healthy(server: &mut Server, addr: SocketAddr) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Ok(Ok(mut tcp)) =
-            tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(addr)).await
-        {
-            let _ = tcp
-                .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
-                .await;
-            let mut out = Vec::new();
-            let _ = tcp.read_to_end(&mut out).await;
-            if out.starts_with(b"HTTP/1.1 200") {
-                return;
-            }
-        }
-        if let Some(status) = server.0.try_wait().expect("try_wait") {
-            panic!("the server exited early: {status}");
-        }
-        assert!(Instant::now() < deadline, "not healthy within 15 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// Models served by one simulated provider; `paced` makes it answer at 40 tokens/s.
 fn config(models: &[&str], extra: &str, paced: bool) -> String {
@@ -183,7 +99,8 @@ async fn sigterm_lets_100_open_streams_finish_then_exits_0() {
 
     let mut complete = 0;
     for stream in streams {
-        let (status, body) = stream.await.expect("stream task");
+        let answer = stream.await.expect("stream task");
+        let (status, body) = (answer.status, answer.body);
         assert_eq!(status, 200);
         assert!(
             body.contains("data: [DONE]"),
@@ -223,7 +140,9 @@ async fn config_rewrites_under_load_fail_no_request_and_apply_within_a_second() 
         workers.push(tokio::spawn(async move {
             let body = r#"{"model":"chat","messages":[{"role":"user","content":"hi"}]}"#;
             while !stop.load(Ordering::Relaxed) {
-                let (status, _) = request(addr, "POST", "/v1/chat/completions", body).await;
+                let status = request(addr, "POST", "/v1/chat/completions", &[], body)
+                    .await
+                    .status;
                 if status == 200 {
                     ok.fetch_add(1, Ordering::Relaxed);
                 } else {
@@ -239,7 +158,8 @@ async fn config_rewrites_under_load_fail_no_request_and_apply_within_a_second() 
             // An invalid config: rejected, and the running one keeps serving.
             rewrite(&path, &config(&["chat"], "[[models]]\nname = 7\n", false));
             tokio::time::sleep(Duration::from_millis(600)).await;
-            let (status, models) = request(addr, "GET", "/v1/models", "").await;
+            let answer = request(addr, "GET", "/v1/models", &[], "").await;
+            let (status, models) = (answer.status, answer.body);
             assert_eq!(status, 200);
             assert!(models.contains("\"extra-3\""), "{models}");
             continue;
@@ -248,7 +168,7 @@ async fn config_rewrites_under_load_fail_no_request_and_apply_within_a_second() 
         rewrite(&path, &config(&["chat", &name], "", false));
         let changed = Instant::now();
         loop {
-            let (_, models) = request(addr, "GET", "/v1/models", "").await;
+            let models = request(addr, "GET", "/v1/models", &[], "").await.body;
             if models.contains(&format!("\"{name}\"")) {
                 break;
             }
@@ -259,13 +179,15 @@ async fn config_rewrites_under_load_fail_no_request_and_apply_within_a_second() 
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         slowest = slowest.max(changed.elapsed());
-        let (status, _) = request(
+        let status = request(
             addr,
             "POST",
             "/v1/chat/completions",
+            &[],
             &format!(r#"{{"model":"{name}","messages":[{{"role":"user","content":"hi"}}]}}"#),
         )
-        .await;
+        .await
+        .status;
         assert_eq!(status, 200, "the new model answers");
     }
     stop.store(true, Ordering::Relaxed);
