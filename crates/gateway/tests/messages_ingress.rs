@@ -398,3 +398,51 @@ async fn a_stream_cut_mid_way_ends_with_an_error_event_and_no_message_stop() {
     let (_, error) = events.last().expect("error event");
     assert_anthropic_error(error, "api_error");
 }
+
+#[tokio::test]
+async fn an_anthropic_upstream_behind_anthropic_clients_round_trips_text_and_usage() {
+    let upstream = MockUpstream::start().await;
+    upstream.push(Step::anthropic_stream_text(&["Bon", "jour", " à tous"]));
+    let url = serve_toml(&format!(
+        r#"
+[[providers]]
+name = "claude"
+kind = "anthropic"
+base_url = "{}"
+api_key = "sk-ant-gateway"
+
+[[models]]
+name = "claude"
+targets = [{{ provider = "claude", model = "claude-sonnet-4" }}]
+
+[retry]
+max_attempts = 1
+"#,
+        upstream.root_url()
+    ))
+    .await;
+    let ask = json!({"model": "claude", "max_tokens": 50, "system": "Be nice.",
+                     "messages": [{"role": "user", "content": "Say hello"}]});
+    let mut streamed = ask.clone();
+    streamed["stream"] = json!(true);
+    let events = events(&post(&url, &streamed).await.text().await.expect("body"));
+    let text: String = events
+        .iter()
+        .filter_map(|(_, e)| e["delta"]["text"].as_str())
+        .collect();
+    assert_eq!(text, "Bonjour à tous");
+    assert_eq!(names(&events).last(), Some(&"message_stop"));
+
+    let body = post(&url, &ask).await.json_value().await;
+    assert_eq!(body["type"], "message", "{body}");
+    assert_eq!(body["content"][0]["text"], "Mock answer to: Say hello");
+    assert_eq!(body["stop_reason"], "end_turn");
+    assert!(body["usage"]["input_tokens"].as_u64() > Some(0), "{body}");
+
+    // The upstream got the gateway's key and the system prompt back in Anthropic's shape.
+    let seen = &upstream.requests()[1];
+    assert_eq!(seen.path, "/v1/messages");
+    assert_eq!(seen.header("x-api-key"), Some("sk-ant-gateway"));
+    assert_eq!(seen.body["system"], "Be nice.");
+    assert_eq!(seen.body["max_tokens"], 50);
+}
