@@ -13,6 +13,12 @@
 //!   a per-chunk rate. The simulated provider's per-answer work is included.
 //! - `stream_min/N_chunks`: the same stream capped at `max_tokens: 1`; the difference from
 //!   `stream` divided by the difference in chunks is the marginal cost of one more chunk.
+//! - `json_cache_hit`, `stream_cache_hit/N_chunks`: the embedded default, whose in-memory
+//!   cache answers every iteration after the first: the cost of a hit, end to end.
+//!
+//! The three above run with the cache off, so each iteration goes through the whole stack:
+//! the request's `Observe`, the router, retry and breaker, the attempt's `Observe`, the
+//! provider.
 //!
 //! Targets from the issue: at most 10 µs per JSON request and 1 µs per streamed chunk.
 //!
@@ -76,8 +82,15 @@ fn gateway_stack(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("a tokio runtime");
-    let gateway = Gateway::build(&Config::embedded_default()).expect("the default config builds");
+    // Without the cache every iteration runs the whole stack down to the provider; with it
+    // (the embedded default) every iteration after the first is a hit.
+    let mut uncached = Config::embedded_default();
+    uncached.cache.enabled = false;
+    let gateway = Gateway::build(&uncached).expect("the default config builds");
     let router = gateway.router();
+    let cached = Gateway::build(&Config::embedded_default())
+        .expect("the default config builds")
+        .router();
 
     let check = |body| {
         let (status, bytes) = runtime.block_on(call(router.clone(), request(body)));
@@ -94,28 +107,38 @@ fn gateway_stack(c: &mut Criterion) {
     let stream_min_chunks = chunk_events(&check(STREAM_MIN_BODY));
 
     let mut group = c.benchmark_group("gateway_stack");
-    let mut bench = |name: String, body: &'static str, chunks: Option<usize>| {
-        if let Some(chunks) = chunks {
-            group.throughput(Throughput::Elements(chunks as u64));
-        }
-        group.bench_function(name, |b| {
-            b.to_async(&runtime).iter_batched(
-                || (router.clone(), request(body)),
-                |(router, request)| async move { black_box(call(router, request).await) },
-                BatchSize::SmallInput,
-            )
-        });
-    };
-    bench("json".to_owned(), JSON_BODY, None);
-    bench(
+    let mut bench_on =
+        |router: &Router, name: String, body: &'static str, chunks: Option<usize>| {
+            if let Some(chunks) = chunks {
+                group.throughput(Throughput::Elements(chunks as u64));
+            }
+            group.bench_function(name, |b| {
+                b.to_async(&runtime).iter_batched(
+                    || (router.clone(), request(body)),
+                    |(router, request)| async move { black_box(call(router, request).await) },
+                    BatchSize::SmallInput,
+                )
+            });
+        };
+    bench_on(&router, "json".to_owned(), JSON_BODY, None);
+    bench_on(
+        &router,
         format!("stream/{stream_chunks}_chunks"),
         STREAM_BODY,
         Some(stream_chunks),
     );
-    bench(
+    bench_on(
+        &router,
         format!("stream_min/{stream_min_chunks}_chunks"),
         STREAM_MIN_BODY,
         Some(stream_min_chunks),
+    );
+    bench_on(&cached, "json_cache_hit".to_owned(), JSON_BODY, None);
+    bench_on(
+        &cached,
+        format!("stream_cache_hit/{stream_chunks}_chunks"),
+        STREAM_BODY,
+        Some(stream_chunks),
     );
     group.finish();
 }
