@@ -4,6 +4,9 @@
 //!   budget (every limit passing), then `finish` with usage and a cost, then the permit's drop
 //!   (slot released): the whole per-request cost, on a current-thread Tokio runtime.
 //! - `admit_finish/unlimited`: the same call for a key with no limits (the fast path).
+//! - `admit_finish/redis`: the same with the Redis store, against a `redis-server` started on
+//!   loopback for the bench (skipped with a message when there is none): two script round
+//!   trips (admit, settle) plus the background release.
 //! - `estimate/chat_request`: the tiktoken estimate of a ~1 KB chat request with a tool.
 //!
 //! ```text
@@ -14,7 +17,8 @@
 use std::hint::black_box;
 
 use bulkhead_core::{ChatRequest, Usage};
-use bulkhead_limits::{Budget, BudgetPeriod, Limiter, Limits, estimate_tokens};
+use bulkhead_limits::{Budget, BudgetPeriod, Limiter, LimiterConfig, Limits, estimate_tokens};
+use bulkhead_testkit::redis::RedisServer;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 const REQUEST: &str = r#"{
@@ -68,6 +72,24 @@ fn bench(c: &mut Criterion) {
             permit.finish(Some(&usage), 0.0001).await;
         });
     });
+    if let Some(server) = RedisServer::try_start() {
+        let config = LimiterConfig {
+            store_timeout: std::time::Duration::from_secs(1),
+            ..LimiterConfig::default()
+        };
+        let redis = rt.block_on(async { Limiter::redis(&server.url(), config).expect("url") });
+        group.bench_function("redis", |b| {
+            b.to_async(&rt).iter(|| async {
+                let permit = redis
+                    .admit(black_box("team-a"), &limits, 300)
+                    .await
+                    .expect("admitted");
+                permit.finish(Some(&usage), 0.0001).await;
+            });
+        });
+        drop(redis);
+        drop(server);
+    }
     group.finish();
 
     let request: ChatRequest = serde_json::from_str(REQUEST).expect("request");
