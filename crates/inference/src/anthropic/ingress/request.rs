@@ -59,8 +59,11 @@ pub fn from_anthropic(request: MessagesRequest) -> Result<ChatRequest> {
         .map(Stop::Many);
     chat.user = user;
     chat.tools = tools.filter(|t| !t.is_empty());
-    chat.tool_choice = tool_choice;
-    chat.parallel_tool_calls = parallel_tool_calls;
+    // OpenAI rejects `tool_choice` without tools; without tools there is nothing to choose.
+    if chat.tools.is_some() {
+        chat.tool_choice = tool_choice;
+        chat.parallel_tool_calls = parallel_tool_calls;
+    }
     if stream {
         chat.stream = Some(true);
         // `message_delta` reports output tokens, so ask every upstream for the usage chunk.
