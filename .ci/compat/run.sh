@@ -71,3 +71,24 @@ port=$(free_port)
 start_server mock "$port" --config "$work/mock.toml"
 BULKHEAD_ROOT_URL="http://127.0.0.1:$port" BULKHEAD_MODEL=chat \
   "$venv/bin/python" .ci/compat/anthropic_compat.py || fail mock
+
+# The OpenAI SDK with an Anthropic-format upstream behind the gateway: the mock's script comes
+# out byte for byte.
+python3 .ci/compat/anthropic_mock.py "$work/anthropic.port" &
+pids+=("$!")
+for _ in $(seq 1 100); do [[ -s $work/anthropic.port ]] && break; sleep 0.05; done
+cat >"$work/anthropic.toml" <<TOML
+[[providers]]
+name = "claude"
+kind = "anthropic"
+base_url = "http://127.0.0.1:$(cat "$work/anthropic.port")"
+api_key = "sk-ant-mock"
+
+[[models]]
+name = "claude"
+targets = [{ provider = "claude", model = "claude-mock-1" }]
+TOML
+port=$(free_port)
+start_server anthropic "$port" --config "$work/anthropic.toml"
+BULKHEAD_BASE_URL="http://127.0.0.1:$port/v1" BULKHEAD_MODEL=claude \
+  "$venv/bin/python" .ci/compat/openai_over_anthropic.py || fail anthropic
