@@ -6,7 +6,9 @@
 use bulkhead_inference::SseDecoder;
 use libfuzzer_sys::fuzz_target;
 
-fn decode(pieces: &[&[u8]]) -> Result<Vec<bulkhead_inference::SseEvent>, bulkhead_inference::SseError> {
+fn decode(
+    pieces: &[&[u8]],
+) -> Result<Vec<bulkhead_inference::SseEvent>, bulkhead_inference::SseError> {
     let mut decoder = SseDecoder::with_max_line_len(4096);
     let mut out = Vec::new();
     for piece in pieces {
