@@ -216,3 +216,55 @@ async fn probes_and_model_lists_follow_the_rules_of_their_paths() {
         .expect("send");
     assert_eq!(response.status(), 200);
 }
+
+#[tokio::test]
+async fn anthropic_clients_authenticate_with_x_api_key_and_get_anthropic_errors() {
+    let upstream = MockUpstream::start().await;
+    let gateway = Gateway::build(&config(&upstream.base_url(), false)).expect("gateway");
+    let root = serve_live(LiveRouter::new(gateway.router())).await;
+    let url = format!("{root}/v1/messages");
+    let http = client();
+    let body = serde_json::json!({
+        "model": "chat", "max_tokens": 16,
+        "messages": [{"role": "user", "content": "Say hello"}],
+    });
+
+    let ok = http
+        .post(&url)
+        .header("x-api-key", KEY_A)
+        .header("anthropic-version", "2023-06-01")
+        .json_body(&body)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.json_value().await["type"], "message");
+
+    for key in ["bh-wrong", ""] {
+        let refused = http
+            .post(&url)
+            .header("x-api-key", key)
+            .json_body(&body)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(refused.status(), 401);
+        let error = refused.json_value().await;
+        assert_eq!(error["type"], "error", "{error}");
+        assert_eq!(error["error"]["type"], "authentication_error", "{error}");
+    }
+    // B may not use `chat` on this route either.
+    let forbidden = http
+        .post(&url)
+        .header("x-api-key", KEY_B)
+        .json_body(&body)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(forbidden.status(), 403);
+    assert_eq!(
+        forbidden.json_value().await["error"]["type"],
+        "permission_error"
+    );
+    assert_eq!(upstream.calls(), 1);
+}

@@ -128,12 +128,20 @@ pub(crate) async fn layer(
         return next.run(request).await;
     }
     let anthropic_style = request.uri().path() == "/v1/messages";
+    // Anthropic's SDKs read errors in Anthropic's shape; everyone else in OpenAI's.
+    let refuse = |error: ApiError| {
+        if anthropic_style {
+            super::messages::anthropic_error(error)
+        } else {
+            error.into_response()
+        }
+    };
     let caller = match presented_key(request.headers(), anthropic_style) {
-        Presented::Missing => return ApiError::missing_key().into_response(),
-        Presented::Malformed => return ApiError::invalid_key().into_response(),
+        Presented::Missing => return refuse(ApiError::missing_key()),
+        Presented::Malformed => return refuse(ApiError::invalid_key()),
         Presented::Key(key) => match keys.find(key) {
             Some(caller) => caller.clone(),
-            None => return ApiError::invalid_key().into_response(),
+            None => return refuse(ApiError::invalid_key()),
         },
     };
     request.extensions_mut().insert(caller);

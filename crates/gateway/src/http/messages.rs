@@ -32,7 +32,7 @@ use axum::body::Body;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Extension, State};
 use axum::response::{IntoResponse, Response};
-use bulkhead_core::{CallReport, ChatChunk, ChatModel as _, ChatStream, RequestId};
+use bulkhead_core::{ChatChunk, ChatModel as _, ChatStream, RequestId};
 use bulkhead_inference::anthropic::ingress::{
     EventEncoder, error_event, from_anthropic, from_openai, write_event,
 };
@@ -43,6 +43,12 @@ use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderValue, StatusCode};
 use serde_json::{Value, json};
 
+use std::sync::Arc;
+
+use http::HeaderMap;
+
+use super::admit::{Ask, Settled, settle};
+use super::auth::Caller;
 use super::error::ApiError;
 use super::{Origin, json_answer, parse_body, set_origin_headers};
 use crate::gateway::Gateway;
@@ -50,6 +56,8 @@ use crate::gateway::Gateway;
 pub(crate) async fn handle(
     State(gateway): State<Gateway>,
     Extension(id): Extension<RequestId>,
+    caller: Option<Extension<Arc<Caller>>>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let wire: MessagesRequest = match parse_body(body, gateway.inner.max_body_bytes) {
@@ -65,28 +73,39 @@ pub(crate) async fn handle(
             ));
         }
     };
-    let Some(route) = gateway.inner.routes.get(request.model.as_str()).cloned() else {
-        return anthropic_error(ApiError::model_not_found(&request.model));
+    let ask = Ask {
+        gateway: &gateway,
+        caller: caller.as_deref().map(|c| &**c),
+        headers: &headers,
+        id,
     };
-    if let Some(upstream) = &route.upstream_model {
-        request.model.clone_from(upstream);
-    }
-    request.extensions.insert(id);
-    let report = CallReport::new();
-    request.extensions.insert(report.clone());
+    let admitted = match ask.chat(&mut request).await {
+        Ok(admitted) => admitted,
+        Err(e) => return anthropic_error(*e),
+    };
+    let (route, report, permit) = (admitted.route, admitted.report, admitted.permit);
 
     if !request.is_stream() {
         let result = route.chat.chat(request).await;
         let origin = Origin::of(&route, &report);
         return match result {
-            Ok(answer) => json_answer(&from_openai(answer), &origin),
-            Err(e) => anthropic_error(ApiError::upstream(&e, &origin)),
+            Ok(answer) => {
+                settle(permit, answer.usage.as_ref(), &report);
+                json_answer(&from_openai(answer), &origin)
+            }
+            Err(e) => {
+                settle(permit, None, &report);
+                anthropic_error(ApiError::upstream(&e, &origin))
+            }
         };
     }
 
     let mut stream = match route.chat.stream(request).await {
-        Ok(stream) => stream,
-        Err(e) => return anthropic_error(ApiError::upstream(&e, &Origin::of(&route, &report))),
+        Ok(stream) => Settled::wrap(stream, permit, &report),
+        Err(e) => {
+            settle(permit, None, &report);
+            return anthropic_error(ApiError::upstream(&e, &Origin::of(&route, &report)));
+        }
     };
     let first = match stream.next().await {
         Some(Ok(chunk)) => Some(chunk),
@@ -126,7 +145,7 @@ fn status_and_message(error: ApiError) -> (Response, String) {
 
 /// The OpenAI route's error answer (status and headers: `Retry-After`, `x-bulkhead-*`) with
 /// Anthropic's body.
-fn anthropic_error(error: ApiError) -> Response {
+pub(crate) fn anthropic_error(error: ApiError) -> Response {
     let (mut response, message) = status_and_message(error);
     let body = json!({
         "type": "error",
