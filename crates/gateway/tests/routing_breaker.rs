@@ -197,7 +197,8 @@ async fn every_circuit_open_and_no_fallback_is_a_503_saying_so_without_calling_u
     assert!((58..=60).contains(&retry_after), "{retry_after}");
     assert_eq!(answer.attempts.as_deref(), Some("0"));
 
-    // From then on the router skips both without asking them, and says so.
+    // From then on the router skips both without asking them, says so, and says when to
+    // come back.
     for _ in 0..5 {
         let answer = ask(&http, &url).await;
         assert_eq!(answer.status, 503, "{}", answer.body);
@@ -208,6 +209,13 @@ async fn every_circuit_open_and_no_fallback_is_a_503_saying_so_without_calling_u
             "no healthy deployment for model `chat`: skipped provider `a` (model-a: cooling \
              down), provider `b` (model-b: cooling down)"
         );
+        let retry_after: u64 = answer
+            .retry_after
+            .as_deref()
+            .expect("Retry-After")
+            .parse()
+            .expect("seconds");
+        assert!((58..=60).contains(&retry_after), "{retry_after}");
         assert!(
             answer.took < Duration::from_millis(200),
             "{:?}",

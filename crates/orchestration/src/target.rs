@@ -93,6 +93,12 @@ impl Stats {
         self.cool_until.load(Ordering::Relaxed) > now_ns
     }
 
+    /// How long the target stays out of rotation after `now_ns`, if it is cooling down.
+    pub(crate) fn cooling_for(&self, now_ns: u64) -> Option<Duration> {
+        let until = self.cool_until.load(Ordering::Relaxed);
+        (until > now_ns).then(|| Duration::from_nanos(until - now_ns))
+    }
+
     pub(crate) fn cool_down(&self, until_ns: u64) {
         self.cool_until.fetch_max(until_ns, Ordering::Relaxed);
     }

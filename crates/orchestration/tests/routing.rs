@@ -3,6 +3,7 @@
 mod common;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bulkhead_core::{CallReport, ChatModel as _, ErrorKind};
 use bulkhead_orchestration::{BuildError, RoundRobin, Route, Router, Routes, Target, Weighted};
@@ -93,6 +94,54 @@ async fn a_failed_target_is_followed_by_the_next_and_all_failing_is_a_503_naming
         "{error}"
     );
     assert_eq!((a.calls(), b.calls()), (1, 1));
+}
+
+/// Open circuits (as the retry crate's breaker reports them) keep their targets out of
+/// rotation for their retry-after, and the 503 for an alias with every target skipped still
+/// says when to come back: the soonest cool-down's end.
+#[tokio::test(start_paused = true)]
+async fn skipped_targets_are_not_called_and_the_503_says_when_the_first_comes_back() {
+    let a = Scripted::new("a", |_| {
+        Act::FailRetryAfter(ErrorKind::CircuitOpen, Duration::from_secs(10))
+    });
+    let b = Scripted::new("b", |_| {
+        Act::FailRetryAfter(ErrorKind::CircuitOpen, Duration::from_secs(30))
+    });
+    let router = Router::builder("chat")
+        .target(target("pa", "ma", &a))
+        .target(target("pb", "mb", &b))
+        .build()
+        .expect("router");
+    let first = router.chat(request("chat")).await.expect_err("both open");
+    assert_eq!(first.kind(), ErrorKind::Overloaded);
+    assert_eq!(first.retry_after(), Some(Duration::from_secs(10)));
+
+    tokio::time::advance(Duration::from_secs(4)).await;
+    let skipped = router
+        .chat(request("chat"))
+        .await
+        .expect_err("both cooling");
+    assert_eq!(skipped.kind(), ErrorKind::Overloaded);
+    assert_eq!(
+        skipped.message(),
+        "no healthy deployment for model `chat`: skipped provider `pa` (ma: cooling down), \
+         provider `pb` (mb: cooling down)"
+    );
+    assert_eq!(skipped.retry_after(), Some(Duration::from_secs(6)));
+    assert_eq!(
+        (a.calls(), b.calls()),
+        (1, 1),
+        "cooling targets are not called"
+    );
+
+    // Once `a`'s cool-down is over it is asked again; `b` is still skipped.
+    tokio::time::advance(Duration::from_secs(6)).await;
+    let again = router
+        .chat(request("chat"))
+        .await
+        .expect_err("a still open");
+    assert_eq!((a.calls(), b.calls()), (2, 1));
+    assert!(again.message().contains("skipped provider `pb`"), "{again}");
 }
 
 #[tokio::test]

@@ -31,6 +31,8 @@ pub(crate) enum Outcome<T> {
 pub(crate) struct Attempts {
     failed: Vec<(Deployment, Error)>,
     skipped: Vec<Deployment>,
+    /// The soonest a skipped deployment comes back into rotation.
+    skipped_until: Option<Duration>,
 }
 
 impl Attempts {
@@ -39,6 +41,8 @@ impl Attempts {
     /// its retry-after, a timeout stays a timeout); otherwise 503 naming everything tried.
     /// Deployments are named "provider `p`" so the gateway, which prefixes a message with the
     /// provider recorded last unless the message names it, adds no misleading prefix.
+    /// The 503 carries a retry-after when one is known: the soonest of the failures' own and
+    /// the time until a skipped deployment's cool-down ends.
     pub(crate) fn into_error(mut self, alias: &str) -> Error {
         if self.failed.len() == 1
             && self.skipped.is_empty()
@@ -76,6 +80,7 @@ impl Attempts {
             .failed
             .iter()
             .filter_map(|(_, e)| e.retry_after())
+            .chain(self.skipped_until)
             .min()
         {
             error = error.with_retry_after(after);
@@ -96,11 +101,11 @@ impl Router {
         let cooling = self.cooling(now_ns) & mask;
         if cooling != 0 {
             let candidates = Candidates::new(&self.slots, cooling, now_ns);
-            log.skipped.extend(
-                candidates
-                    .available()
-                    .map(|i| candidates.deployment(i).clone()),
-            );
+            for i in candidates.available() {
+                log.skipped.push(candidates.deployment(i).clone());
+                let until = self.slots[i].stats.cooling_for(now_ns);
+                log.skipped_until = log.skipped_until.into_iter().chain(until).min();
+            }
         }
         let mut available = mask & !cooling;
         while available != 0 {

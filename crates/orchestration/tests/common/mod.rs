@@ -19,6 +19,8 @@ pub enum Act {
     Answer,
     /// Fail with this kind before answering (stream(): `Err`).
     Fail(ErrorKind),
+    /// Fail with this kind and a retry-after.
+    FailRetryAfter(ErrorKind, Duration),
     /// Stream only: the first item is this error.
     FailFirstItem(ErrorKind),
     /// Stream only: 5 chunks, then a transport error.
@@ -104,6 +106,9 @@ impl ChatModel for Scripted {
     async fn chat(&self, request: ChatRequest) -> Result<ChatResponse> {
         match self.begin().await {
             Act::Fail(kind) | Act::FailFirstItem(kind) => Err(Error::new(kind, self.name)),
+            Act::FailRetryAfter(kind, after) => {
+                Err(Error::new(kind, self.name).with_retry_after(after))
+            }
             _ => Ok(response(&request.model, self.tokens)),
         }
     }
@@ -112,6 +117,9 @@ impl ChatModel for Scripted {
         let model = request.model.clone();
         let items: Vec<Result<ChatChunk>> = match self.begin().await {
             Act::Fail(kind) => return Err(Error::new(kind, self.name)),
+            Act::FailRetryAfter(kind, after) => {
+                return Err(Error::new(kind, self.name).with_retry_after(after));
+            }
             Act::FailFirstItem(kind) => vec![Err(Error::new(kind, self.name))],
             Act::Answer => (0..5)
                 .map(|i| Ok(chunk(&model, &format!("w{i} "))))
