@@ -7,8 +7,9 @@
 //!   to (~1 KB of text, usage with details, `system_fingerprint`).
 //! - `chunk_serialize`: one content chunk to JSON bytes in a reused buffer, as the gateway's
 //!   SSE encoder writes it; throughput in chunks.
-//! - `chunk_fold`: [`ChunkAccumulator`] over a realistic 200-chunk OpenAI stream, `finish`
-//!   included; throughput in chunks.
+//! - `chunk_fold`: [`ChunkAccumulator`] over a realistic 200-chunk OpenAI stream
+//!   (`bulkhead_testkit::fixtures::realistic_stream_events`), `finish` included; throughput in
+//!   chunks.
 //!
 //! ```text
 //! cargo bench -p bulkhead-core --bench wire
@@ -22,6 +23,7 @@
 use std::hint::black_box;
 
 use bulkhead_core::{ChatChunk, ChatRequest, ChunkAccumulator};
+use bulkhead_testkit::fixtures;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 /// A request an agent framework sends mid-conversation: tools, a tool call and its result.
@@ -70,96 +72,15 @@ const REQUEST: &str = r#"{
 }"#;
 
 /// Chunk events in the stream: role, content, finish and usage chunks.
-const CHUNKS: usize = 200;
+const CHUNKS: usize = fixtures::REALISTIC_STREAM_CHUNKS;
 
-const TOKENS: &[&str] = &[
-    "Sure",
-    "!",
-    " Here",
-    "'s",
-    " how",
-    " the",
-    " gateway",
-    " handles",
-    " a",
-    " streamed",
-    " request",
-    ":\n\n",
-    "1",
-    ".",
-    " **",
-    "Parse",
-    "**",
-    " –",
-    " the",
-    " body",
-    " is",
-    " read",
-    " once",
-    ",",
-    " then",
-    " routed",
-    " to",
-    " the",
-    " provider",
-    ".\n",
-    "2",
-    " café",
-    " naïve",
-    " \"",
-    "quoted",
-    "\"",
-    " 東京",
-    " ✓",
-    " latency",
-    " stays",
-    " low",
-    " because",
-    " nothing",
-    " is",
-    " buffered",
-    " or",
-    " copied",
-    " twice",
-];
-
-const HEAD: &str = r#"{"id":"chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG","object":"chat.completion.chunk","created":1741570283,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_06737a9306","choices":"#;
-
-/// A realistic recorded-style OpenAI stream (the same shape as the inference benches' input),
-/// parsed: role chunk, content chunks, finish chunk, usage chunk.
+/// A realistic recorded-style OpenAI stream (the inference benches' input), parsed: role chunk,
+/// content chunks, finish chunk, usage chunk.
 fn openai_chunks() -> Vec<ChatChunk> {
-    let content_chunks = CHUNKS - 3;
-    let chunk = |choices: &str, usage: &str| -> ChatChunk {
-        let json = format!(r#"{HEAD}{choices},"usage":{usage}}}"#);
-        serde_json::from_str(&json).expect("a valid chunk")
-    };
-    let mut chunks = Vec::with_capacity(CHUNKS);
-    chunks.push(chunk(
-        r#"[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}]"#,
-        "null",
-    ));
-    for i in 0..content_chunks {
-        let token = TOKENS[(i * 7 + i / TOKENS.len()) % TOKENS.len()];
-        let token = serde_json::to_string(token).expect("a string serializes");
-        chunks.push(chunk(
-            &format!(
-                r#"[{{"index":0,"delta":{{"content":{token}}},"logprobs":null,"finish_reason":null}}]"#
-            ),
-            "null",
-        ));
-    }
-    chunks.push(chunk(
-        r#"[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]"#,
-        "null",
-    ));
-    chunks.push(chunk(
-        "[]",
-        &format!(
-            r#"{{"prompt_tokens":412,"completion_tokens":{content_chunks},"total_tokens":{},"prompt_tokens_details":{{"cached_tokens":0,"audio_tokens":0}},"completion_tokens_details":{{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}}}"#,
-            412 + content_chunks
-        ),
-    ));
-    chunks
+    fixtures::realistic_stream_events()
+        .iter()
+        .map(|event| serde_json::from_str(event).expect("a valid chunk"))
+        .collect()
 }
 
 fn fold(chunks: &[ChatChunk]) -> bulkhead_core::ChatResponse {

@@ -1,9 +1,9 @@
 //! `sse_decode`: how fast [`SseDecoder`] turns an OpenAI stream's bytes into events.
 //!
 //! The input is a realistic 200-chunk `chat.completion.chunk` stream with usage and
-//! `data: [DONE]` (about 65 KB, see `support/mod.rs`). `segments` pushes it in 1400-byte pieces,
-//! as TCP delivers it, so lines are split across pushes; `one_piece` pushes it whole. Each
-//! iteration decodes the whole stream with a fresh decoder, as one upstream response does.
+//! `data: [DONE]` (about 65 KB, `bulkhead_testkit::fixtures::realistic_stream`). `segments`
+//! pushes it in 1400-byte pieces, as TCP delivers it, so lines are split across pushes;
+//! `one_piece` pushes it whole. Each iteration decodes the whole stream with a fresh decoder, as one upstream response does.
 //! Throughput is in bytes, so criterion prints MB/s.
 //!
 //! ```text
@@ -18,9 +18,8 @@
 use std::hint::black_box;
 
 use bulkhead_inference::SseDecoder;
+use bulkhead_testkit::fixtures;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-
-mod support;
 
 /// Decode every piece; returns the number of events and their data bytes.
 fn decode(pieces: &[&[u8]]) -> (usize, usize) {
@@ -37,11 +36,11 @@ fn decode(pieces: &[&[u8]]) -> (usize, usize) {
 }
 
 fn sse_decode(c: &mut Criterion) {
-    let body = support::openai_stream();
-    let segments: Vec<&[u8]> = body.chunks(support::SEGMENT).collect();
+    let body = fixtures::realistic_stream();
+    let segments: Vec<&[u8]> = body.chunks(fixtures::TCP_SEGMENT).collect();
     let whole = [body.as_slice()];
     // Both ways of cutting the body give every chunk and the [DONE] event.
-    assert_eq!(decode(&segments).0, support::CHUNKS + 1);
+    assert_eq!(decode(&segments).0, fixtures::REALISTIC_STREAM_CHUNKS + 1);
     assert_eq!(decode(&segments), decode(&whole));
 
     let mut group = c.benchmark_group("sse_decode");

@@ -1,10 +1,11 @@
 //! `stream_translation`: what turning a provider's stream into `ChatChunk` values costs, per
 //! chunk.
 //!
-//! - `openai_sse`: a realistic 200-chunk OpenAI stream (see `support/mod.rs`), in 1400-byte
-//!   pieces, through the steps the OpenAI provider takes per event: [`SseDecoder`], trim,
-//!   `[DONE]` check, `serde_json::from_str::<ChatChunk>`. (The provider's own `interpret` is
-//!   private; these are the same public steps, without the HTTP body and timers around them.)
+//! - `openai_sse`: a realistic 200-chunk OpenAI stream
+//!   (`bulkhead_testkit::fixtures::realistic_stream`), in 1400-byte pieces, through the steps
+//!   the OpenAI provider takes per event: [`SseDecoder`], trim, `[DONE]` check,
+//!   `serde_json::from_str::<ChatChunk>`. (The provider's own `interpret` is private; these are
+//!   the same public steps, without the HTTP body and timers around them.)
 //! - `simulated`: [`SimulatedProvider::stream`] with zero latency, drained: the whole call,
 //!   including planning the answer, per chunk it yields.
 //!
@@ -23,10 +24,9 @@ use std::hint::black_box;
 
 use bulkhead_core::{ChatChunk, ChatModel as _, ChatRequest, Message, StreamOptions};
 use bulkhead_inference::{SimulatedConfig, SimulatedProvider, SseDecoder};
+use bulkhead_testkit::fixtures;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use futures_util::StreamExt as _;
-
-mod support;
 
 /// SSE bytes to chunks, as the OpenAI provider's stream does; returns the chunks parsed.
 fn translate(pieces: &[&[u8]]) -> usize {
@@ -81,9 +81,9 @@ fn request() -> ChatRequest {
 }
 
 fn stream_translation(c: &mut Criterion) {
-    let body = support::openai_stream();
-    let segments: Vec<&[u8]> = body.chunks(support::SEGMENT).collect();
-    assert_eq!(translate(&segments), support::CHUNKS);
+    let body = fixtures::realistic_stream();
+    let segments: Vec<&[u8]> = body.chunks(fixtures::TCP_SEGMENT).collect();
+    assert_eq!(translate(&segments), fixtures::REALISTIC_STREAM_CHUNKS);
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -93,7 +93,9 @@ fn stream_translation(c: &mut Criterion) {
     let simulated_chunks = runtime.block_on(drain(&provider, request.clone()));
 
     let mut group = c.benchmark_group("stream_translation");
-    group.throughput(Throughput::Elements(support::CHUNKS as u64));
+    group.throughput(Throughput::Elements(
+        fixtures::REALISTIC_STREAM_CHUNKS as u64,
+    ));
     group.bench_function("openai_sse", |b| b.iter(|| translate(black_box(&segments))));
     group.throughput(Throughput::Elements(simulated_chunks as u64));
     group.bench_function(format!("simulated/{simulated_chunks}_chunks"), |b| {

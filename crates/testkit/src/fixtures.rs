@@ -1,8 +1,14 @@
 //! Realistic OpenAI bodies as `serde_json::Value`, shaped like the ones api.openai.com sends,
 //! for [`Step::Json`](crate::Step::Json), [`Step::Stream`](crate::Step::Stream) and decoder
-//! tests.
+//! tests, and [`realistic_stream`], a 200-chunk stream as bytes for benches.
 
 use serde_json::{Value, json};
+
+mod realistic;
+
+pub use realistic::{
+    REALISTIC_STREAM_CHUNKS, TCP_SEGMENT, realistic_stream, realistic_stream_events,
+};
 
 /// The model name the fixtures use when a test does not care.
 pub const MODEL: &str = "mock-model";

@@ -26,11 +26,13 @@
 //! Anthropic client at [`MockUpstream::root_url`]); every other path is OpenAI's.
 //!
 //! The server separates what every wire format shares (the script, recording, delays, hangs,
-//! cut connections: `server` and `respond`) from what one format says (`openai`, `anthropic`):
-//! another provider's format is one more responder module and one more route.
+//! cut connections: `server` and `respond`; the planned answer: `reply`) from what one format
+//! says (`openai`, `anthropic`): another provider's format is one more responder module and one
+//! more route.
 
 pub mod anthropic;
 mod openai;
+mod reply;
 mod respond;
 mod server;
 mod step;

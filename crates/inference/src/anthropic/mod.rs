@@ -21,7 +21,7 @@ use http::header::{HeaderMap, HeaderValue};
 use reqwest::Url;
 
 use crate::Timeouts;
-use crate::upstream::{self, Upstream};
+use crate::upstream::{self, ConfigFields, Upstream};
 pub use request::to_anthropic;
 pub use response::{REASONING_KEY, finish_reason, to_openai, usage};
 use stream::MessageStream;
@@ -73,16 +73,17 @@ impl AnthropicConfig {
 
 impl fmt::Debug for AnthropicConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let header_names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
-        f.debug_struct("AnthropicConfig")
-            .field("name", &self.name)
-            .field("base_url", &self.base_url)
-            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
-            .field("timeouts", &self.timeouts)
-            .field("headers", &header_names)
-            .field("default_max_tokens", &self.default_max_tokens)
-            .field("version", &self.version)
-            .finish()
+        ConfigFields {
+            name: &self.name,
+            base_url: &self.base_url,
+            api_key: self.api_key.as_deref(),
+            timeouts: &self.timeouts,
+            headers: &self.headers,
+        }
+        .debug(f, "AnthropicConfig")
+        .field("default_max_tokens", &self.default_max_tokens)
+        .field("version", &self.version)
+        .finish()
     }
 }
 
@@ -100,11 +101,7 @@ struct Inner {
 
 impl fmt::Debug for AnthropicProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AnthropicProvider")
-            .field("name", &self.inner.upstream.name)
-            .field("base_url", &self.inner.upstream.base_url)
-            .field("timeouts", &self.inner.upstream.timeouts)
-            .finish_non_exhaustive()
+        self.inner.upstream.debug_provider(f, "AnthropicProvider")
     }
 }
 
@@ -126,8 +123,7 @@ impl AnthropicProvider {
             HeaderValue::try_from(config.version.as_str()).map_err(|_| bad("anthropic-version"))?;
         auth.insert("anthropic-version", version);
         if let Some(key) = &config.api_key {
-            let mut value = HeaderValue::try_from(key.as_str()).map_err(|_| bad("x-api-key"))?;
-            value.set_sensitive(true);
+            let value = upstream::sensitive(key).ok_or_else(|| bad("x-api-key"))?;
             auth.insert("x-api-key", value);
         }
         let upstream = Upstream::new(name, base_url, config.timeouts, auth, &config.headers, bad)?;
@@ -149,13 +145,7 @@ impl AnthropicProvider {
     fn body(&self, request: &ChatRequest, stream: bool) -> Result<Vec<u8>> {
         let mut body = to_anthropic(request, self.inner.default_max_tokens)?;
         body.stream = stream.then_some(true);
-        serde_json::to_vec(&body).map_err(|e| {
-            Error::internal(format!(
-                "provider `{}`: could not encode the request",
-                self.inner.upstream.name
-            ))
-            .with_source(e)
-        })
+        self.inner.upstream.to_json(&body)
     }
 }
 

@@ -13,11 +13,11 @@ use bulkhead_core::{
     ChatModel, ChatRequest, ChatResponse, ChatStream, EmbeddingModel, EmbeddingRequest,
     EmbeddingResponse, Error, Result, async_trait,
 };
-use http::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use http::header::{AUTHORIZATION, HeaderMap};
 use reqwest::Url;
 
 use crate::Timeouts;
-use crate::upstream::{self, Upstream};
+use crate::upstream::{self, ConfigFields, Upstream};
 use stream::SseChunkStream;
 
 /// The largest JSON answer accepted (a large batch of embeddings fits; a runaway body does not).
@@ -55,15 +55,15 @@ impl OpenAiConfig {
 
 impl fmt::Debug for OpenAiConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Header values may be credentials too (`api-key` for Azure): print only the names.
-        let header_names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
-        f.debug_struct("OpenAiConfig")
-            .field("name", &self.name)
-            .field("base_url", &self.base_url)
-            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
-            .field("timeouts", &self.timeouts)
-            .field("headers", &header_names)
-            .finish()
+        ConfigFields {
+            name: &self.name,
+            base_url: &self.base_url,
+            api_key: self.api_key.as_deref(),
+            timeouts: &self.timeouts,
+            headers: &self.headers,
+        }
+        .debug(f, "OpenAiConfig")
+        .finish()
     }
 }
 
@@ -130,11 +130,7 @@ fn path_segment(model: &str) -> String {
 
 impl fmt::Debug for OpenAiProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OpenAiProvider")
-            .field("name", &self.inner.upstream.name)
-            .field("base_url", &self.inner.upstream.base_url)
-            .field("timeouts", &self.inner.upstream.timeouts)
-            .finish_non_exhaustive()
+        self.inner.upstream.debug_provider(f, "OpenAiProvider")
     }
 }
 
@@ -152,12 +148,11 @@ impl OpenAiProvider {
 
         let mut auth = HeaderMap::new();
         if let Some(key) = &config.api_key {
-            let mut value = HeaderValue::try_from(format!("Bearer {key}")).map_err(|_| {
+            let value = upstream::sensitive(&format!("Bearer {key}")).ok_or_else(|| {
                 Error::bad_request(format!(
                     "provider `{name}`: the API key contains characters not allowed in a header"
                 ))
             })?;
-            value.set_sensitive(true);
             auth.insert(AUTHORIZATION, value);
         }
         let upstream = Upstream::new(
@@ -193,7 +188,7 @@ impl ChatModel for OpenAiProvider {
         let upstream = &self.inner.upstream;
         let clock = upstream.clock(&request.extensions);
         let url = self.inner.chat_url.url(&upstream.name, &request.model)?;
-        let body = to_json(&upstream.name, &request)?;
+        let body = upstream.to_json(&request)?;
         upstream.json_call(&url, body, MAX_JSON_BODY, &clock).await
     }
 
@@ -202,7 +197,7 @@ impl ChatModel for OpenAiProvider {
         let upstream = &self.inner.upstream;
         let clock = upstream.clock(&request.extensions);
         let url = self.inner.chat_url.url(&upstream.name, &request.model)?;
-        let body = to_json(&upstream.name, &request)?;
+        let body = upstream.to_json(&request)?;
         let response = upstream.stream_call(&url, body, &clock).await?;
         Ok(Box::pin(SseChunkStream::new(
             response,
@@ -221,16 +216,7 @@ impl EmbeddingModel for OpenAiProvider {
             .inner
             .embeddings_url
             .url(&upstream.name, &request.model)?;
-        let body = to_json(&upstream.name, &request)?;
+        let body = upstream.to_json(&request)?;
         upstream.json_call(&url, body, MAX_JSON_BODY, &clock).await
     }
-}
-
-fn to_json(provider: &str, value: &impl serde::Serialize) -> Result<Vec<u8>> {
-    serde_json::to_vec(value).map_err(|e| {
-        Error::internal(format!(
-            "provider `{provider}`: could not encode the request"
-        ))
-        .with_source(e)
-    })
 }

@@ -3,6 +3,8 @@
 //! The same input always gets the same vector, so tests of caching, batching and similarity
 //! plumbing can compare vectors exactly.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use bulkhead_core::{
     Embedding, EmbeddingInput, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage,
     EmbeddingVector, Error, Map,
@@ -109,28 +111,11 @@ fn unit_vector(hash: u64, dimensions: usize) -> Vec<f64> {
 /// Standard base64 (with padding) of the little-endian bytes of each float, as OpenAI sends
 /// `encoding_format = "base64"`.
 fn to_base64(vector: &[f64]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let bytes: Vec<u8> = vector
         .iter()
         .flat_map(|&x| (x as f32).to_le_bytes())
         .collect();
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for group in bytes.chunks(3) {
-        let b = [
-            group[0],
-            *group.get(1).unwrap_or(&0),
-            *group.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= group.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    STANDARD.encode(bytes)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 mod body;
 mod deadline;
+mod redact;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +22,7 @@ use tokio::time::{Instant, timeout_at};
 pub(crate) use body::TimedBody;
 pub(crate) use deadline::Clock;
 use deadline::Limit;
+pub(crate) use redact::{ConfigFields, sensitive};
 
 use crate::Timeouts;
 use crate::error::{UpstreamError, error_from_event, error_from_response, error_from_transport};
@@ -76,9 +78,7 @@ impl Upstream {
         for (header, value) in extra {
             let header_name =
                 HeaderName::try_from(header.as_str()).map_err(|_| invalid_header(header))?;
-            let mut value =
-                HeaderValue::try_from(value.as_str()).map_err(|_| invalid_header(header))?;
-            value.set_sensitive(true);
+            let value = sensitive(value).ok_or_else(|| invalid_header(header))?;
             headers.insert(header_name, value);
         }
 
@@ -105,6 +105,17 @@ impl Upstream {
             base_url: base_url.to_owned(),
             timeouts,
             client,
+        })
+    }
+
+    /// `value` as a JSON request body.
+    pub(crate) fn to_json(&self, value: &impl serde::Serialize) -> Result<Vec<u8>> {
+        serde_json::to_vec(value).map_err(|e| {
+            Error::internal(format!(
+                "provider `{}`: could not encode the request",
+                self.name
+            ))
+            .with_source(e)
         })
     }
 

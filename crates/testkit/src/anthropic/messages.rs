@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::{message, message_delta, message_start, text_delta, usage};
 use crate::fixtures::words;
+use crate::reply::{self, TextReply, is_stream};
 use crate::respond::{self, End, Shutdown};
 
 /// The Anthropic endpoint the mock serves.
@@ -26,7 +27,7 @@ impl Endpoint {
 
     pub(crate) fn reply(self, body: &Value, seq: usize, shutdown: Shutdown) -> Response {
         let answer = Answer::plan(body, seq);
-        if body["stream"].as_bool().unwrap_or(false) {
+        if is_stream(body) {
             stream(answer.events(), End::Clean, shutdown)
         } else {
             respond::json(StatusCode::OK, &answer.message())
@@ -41,7 +42,7 @@ impl Endpoint {
         shutdown: Shutdown,
     ) -> Response {
         let answer = Answer::plan(body, seq);
-        if body["stream"].as_bool().unwrap_or(false) {
+        if is_stream(body) {
             // message_start, content_block_start and ping, then `after_chunks` deltas.
             let events = answer.events().into_iter().take(3 + after_chunks).collect();
             stream(events, End::Cut, shutdown)
@@ -54,18 +55,6 @@ impl Endpoint {
 /// Events as Anthropic sends them: `event: <type>` and `data: <payload>`.
 pub(crate) fn stream(events: Vec<String>, end: End, shutdown: Shutdown) -> Response {
     respond::named_event_stream(events, Duration::ZERO, end, shutdown)
-}
-
-fn content_text(content: &Value) -> String {
-    match content {
-        Value::String(s) => s.clone(),
-        Value::Array(blocks) => blocks
-            .iter()
-            .filter_map(|b| b["text"].as_str())
-            .collect::<Vec<_>>()
-            .join(" "),
-        _ => String::new(),
-    }
 }
 
 #[derive(Debug)]
@@ -88,15 +77,8 @@ impl Answer {
     /// words, or, when `tool_choice` is `any` or `tool`, a call whose input gives every required
     /// property `"mock"`.
     fn plan(body: &Value, seq: usize) -> Answer {
-        let messages = body["messages"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        let input_tokens = messages
-            .iter()
-            .map(|m| words(&content_text(&m["content"])))
-            .sum::<u32>()
-            .max(1);
+        let messages = reply::messages(body);
+        let input_tokens = reply::prompt_tokens(messages);
         let id = format!("msg_mock_{seq}");
         let model = body["model"].as_str().unwrap_or("claude-mock").to_owned();
         if let Some((name, input)) = forced_tool(body) {
@@ -109,39 +91,14 @@ impl Answer {
                 stop_reason: "tool_use",
             };
         }
-        let prompt = messages
-            .iter()
-            .rev()
-            .find(|m| m["role"] == "user")
-            .map(|m| content_text(&m["content"]))
-            .unwrap_or_default();
-        let text = format!("Mock answer to: {}", prompt.trim());
-        let mut pieces: Vec<String> = text
-            .split_whitespace()
-            .enumerate()
-            .map(|(i, w)| {
-                if i == 0 {
-                    w.to_owned()
-                } else {
-                    format!(" {w}")
-                }
-            })
-            .collect();
-        let mut stop_reason = "end_turn";
-        if let Some(limit) = body["max_tokens"]
-            .as_u64()
-            .and_then(|n| usize::try_from(n).ok())
-            && pieces.len() > limit
-        {
-            pieces.truncate(limit);
-            stop_reason = "max_tokens";
-        }
+        let prompt = reply::last_user_text(messages).unwrap_or_default();
+        let text = TextReply::new(&reply::answer_to(&prompt), body["max_tokens"].as_u64());
         Answer {
             id,
             model,
             input_tokens,
-            kind: Kind::Text(pieces),
-            stop_reason,
+            stop_reason: if text.cut { "max_tokens" } else { "end_turn" },
+            kind: Kind::Text(text.pieces),
         }
     }
 
@@ -180,11 +137,7 @@ impl Answer {
                 events.push(json!({ "type": "content_block_start", "index": 0,
                                     "content_block": tool_block(&self.id, name, json!({})) }));
                 let input = input.to_string();
-                let mut mid = input.len() / 2;
-                while !input.is_char_boundary(mid) {
-                    mid += 1;
-                }
-                let (a, b) = input.split_at(mid);
+                let (a, b) = reply::halves(&input);
                 for fragment in ["", a, b] {
                     events.push(json!({ "type": "content_block_delta", "index": 0,
                         "delta": { "type": "input_json_delta", "partial_json": fragment } }));
@@ -217,12 +170,8 @@ fn forced_tool(body: &Value) -> Option<(String, Value)> {
         .iter()
         .find(|t| t["name"] == name)
         .unwrap_or(&tools[0]);
-    let input: serde_json::Map<String, Value> = tool["input_schema"]["required"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(|p| (p.to_owned(), json!("mock")))
-        .collect();
-    Some((name.to_owned(), Value::Object(input)))
+    Some((
+        name.to_owned(),
+        reply::mock_arguments(&tool["input_schema"]),
+    ))
 }

@@ -5,28 +5,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 use crate::fixtures::{self, chunk_with, completion, tool_call, usage, words};
-
-pub(super) fn is_stream(body: &Value) -> bool {
-    body["stream"].as_bool().unwrap_or(false)
-}
+use crate::reply::{self, TextReply};
 
 pub(super) fn wants_usage(body: &Value) -> bool {
     body["stream_options"]["include_usage"]
         .as_bool()
         .unwrap_or(false)
-}
-
-/// The text of a message's `content`: a string, or the text parts of a list.
-fn content_text(content: &Value) -> String {
-    match content {
-        Value::String(s) => s.clone(),
-        Value::Array(parts) => parts
-            .iter()
-            .filter_map(|p| p["text"].as_str())
-            .collect::<Vec<_>>()
-            .join(" "),
-        _ => String::new(),
-    }
 }
 
 /// The answer the mock gives to one chat request, before it is rendered as JSON or chunks.
@@ -68,15 +52,8 @@ impl Chunks {
 
 impl Answer {
     pub(super) fn plan(body: &Value, seq: usize) -> Answer {
-        let messages = body["messages"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        let prompt_tokens = messages
-            .iter()
-            .map(|m| words(&content_text(&m["content"])))
-            .sum::<u32>()
-            .max(1);
+        let messages = reply::messages(body);
+        let prompt_tokens = reply::prompt_tokens(messages);
         let created = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -96,45 +73,26 @@ impl Answer {
             };
         }
 
-        let prompt = messages
-            .iter()
-            .rev()
-            .find(|m| m["role"] == "user")
-            .or(messages.last())
-            .map(|m| content_text(&m["content"]))
+        // The last user message, or the last message when no user spoke.
+        let prompt = reply::last_user_text(messages)
+            .or_else(|| messages.last().map(|m| reply::content_text(&m["content"])))
             .unwrap_or_default();
         let text = if prompt.trim().is_empty() {
             "Mock answer.".to_owned()
         } else {
-            format!("Mock answer to: {}", prompt.trim())
+            reply::answer_to(&prompt)
         };
-        let mut pieces: Vec<String> = text
-            .split_whitespace()
-            .enumerate()
-            .map(|(i, w)| {
-                if i == 0 {
-                    w.to_owned()
-                } else {
-                    format!(" {w}")
-                }
-            })
-            .collect();
         let limit = body["max_completion_tokens"]
             .as_u64()
-            .or_else(|| body["max_tokens"].as_u64())
-            .and_then(|n| usize::try_from(n).ok());
-        let mut finish_reason = "stop";
-        if let Some(limit) = limit.filter(|&limit| pieces.len() > limit) {
-            pieces.truncate(limit);
-            finish_reason = "length";
-        }
+            .or_else(|| body["max_tokens"].as_u64());
+        let text = TextReply::new(&text, limit);
         Answer {
             id,
             created,
             model,
-            completion_tokens: u32::try_from(pieces.len()).unwrap_or(u32::MAX),
-            kind: AnswerKind::Text(pieces),
-            finish_reason,
+            completion_tokens: text.tokens(),
+            finish_reason: if text.cut { "length" } else { "stop" },
+            kind: AnswerKind::Text(text.pieces),
             prompt_tokens,
         }
     }
@@ -227,13 +185,10 @@ impl Answer {
     }
 }
 
-/// Split at a character boundary near the middle, so argument fragments must be concatenated.
+/// `text` in two fragments split near the middle (one when the other half is empty), so
+/// argument fragments must be concatenated.
 fn split_in_two(text: &str) -> Vec<String> {
-    let mut mid = text.len() / 2;
-    while !text.is_char_boundary(mid) {
-        mid += 1;
-    }
-    let (a, b) = text.split_at(mid);
+    let (a, b) = reply::halves(text);
     [a, b]
         .into_iter()
         .filter(|s| !s.is_empty())
@@ -254,14 +209,8 @@ fn forced_tool_call(body: &Value) -> Option<(String, String)> {
         .iter()
         .find(|t| t["function"]["name"] == name)
         .unwrap_or(&tools[0]);
-    let arguments: serde_json::Map<String, Value> = tool["function"]["parameters"]["required"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(|p| (p.to_owned(), json!("mock")))
-        .collect();
-    Some((name.to_owned(), Value::Object(arguments).to_string()))
+    let arguments = reply::mock_arguments(&tool["function"]["parameters"]);
+    Some((name.to_owned(), arguments.to_string()))
 }
 
 #[cfg(test)]

@@ -8,12 +8,13 @@ use http::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::fixtures;
+use crate::reply::is_stream;
 use crate::respond::{self, End, Shutdown};
 
 mod chat;
 mod embeddings;
 
-use chat::{Answer, is_stream, wants_usage};
+use chat::{Answer, wants_usage};
 use embeddings::embeddings;
 
 /// An OpenAI endpoint the mock serves.
