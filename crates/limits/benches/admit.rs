@@ -34,7 +34,7 @@ const REQUEST: &str = r#"{
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
+        .enable_all()
         .build()
         .expect("runtime");
     let limiter = Limiter::in_memory();
