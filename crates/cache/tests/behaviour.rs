@@ -554,3 +554,86 @@ async fn a_hit_for_an_entry_put_directly_is_served() {
     assert_eq!(cache.chat(req).await.expect("hit"), answer);
     assert_eq!(model.calls(), 0);
 }
+
+/// An upstream with a bug: it panics mid-call.
+struct Panics;
+
+#[bulkhead_core::async_trait]
+impl ChatModel for Panics {
+    async fn chat(
+        &self,
+        _: bulkhead_core::ChatRequest,
+    ) -> bulkhead_core::Result<bulkhead_core::ChatResponse> {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        panic!("an upstream bug (this panic is expected by the test)");
+    }
+    async fn stream(
+        &self,
+        _: bulkhead_core::ChatRequest,
+    ) -> bulkhead_core::Result<bulkhead_core::ChatStream> {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        panic!("an upstream bug (this panic is expected by the test)");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_call_that_dies_gives_every_waiter_an_error_not_a_hang() {
+    let cache = Cache::new(
+        Panics,
+        Arc::new(MemoryStore::new(1 << 20)) as Arc<dyn Store>,
+    );
+    let cache = Arc::new(cache);
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let cache = cache.clone();
+            tokio::spawn(async move {
+                let (mut req, _) = request(None, "boom");
+                let call = async {
+                    if i % 2 == 0 {
+                        cache.chat(req).await.map(|_| ())
+                    } else {
+                        req.stream = Some(true);
+                        cache.stream(req).await.map(|_| ())
+                    }
+                };
+                tokio::time::timeout(Duration::from_secs(5), call).await
+            })
+        })
+        .collect();
+    for task in tasks {
+        let result = task.await.expect("task").expect("no waiter hangs");
+        assert!(result.is_err());
+    }
+    assert_eq!(cache.flights_in_progress(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coalesced_streams_get_the_usage_chunk_only_when_they_asked() {
+    let model = Model::slow(Duration::from_millis(20), Duration::from_millis(20));
+    let (cache, _) = cache(&model);
+
+    let (mut plain, _) = request(None, "usage?");
+    plain.stream = Some(true);
+    let plain = cache.stream(plain).await.expect("stream");
+    let (mut with_usage, _) = request(None, "usage?");
+    with_usage.stream = Some(true);
+    with_usage.stream_options = Some(StreamOptions {
+        include_usage: Some(true),
+        ..Default::default()
+    });
+    let with_usage = cache.stream(with_usage).await.expect("stream");
+
+    let ((plain, _), (with_usage, _)) = tokio::join!(drain(plain), drain(with_usage));
+    assert_eq!(model.calls(), 1);
+    assert!(
+        plain
+            .iter()
+            .all(|c| c.usage.as_ref().is_none() && !c.choices.is_empty())
+    );
+    assert!(
+        with_usage
+            .last()
+            .is_some_and(|c| c.choices.is_empty() && c.usage.as_ref().is_some())
+    );
+    assert_eq!(text_of(&plain), text_of(&with_usage));
+}
