@@ -88,45 +88,42 @@ pub(crate) fn paced_body(
     Body::from_stream(stream)
 }
 
-/// A `200 text/event-stream` response sending each payload as `data: <payload>\n\n`.
+/// How an event stream frames each payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// `data: <payload>\n\n`, as OpenAI sends.
+    Data,
+    /// `event: <its "type">\ndata: <payload>\n\n`, as Anthropic sends (a payload with no
+    /// `type` gets no `event:` line).
+    Named,
+}
+
+impl Framing {
+    fn frame(self, payload: &str) -> Bytes {
+        let kind = match self {
+            Framing::Data => None,
+            Framing::Named => serde_json::from_str::<serde_json::Value>(payload)
+                .ok()
+                .and_then(|v| v["type"].as_str().map(str::to_owned)),
+        };
+        Bytes::from(match kind {
+            Some(kind) => format!("event: {kind}\ndata: {payload}\n\n"),
+            None => format!("data: {payload}\n\n"),
+        })
+    }
+}
+
+/// A `200 text/event-stream` response sending each payload framed as `framing` says, paced
+/// and ended as [`paced_body`] does.
 pub(crate) fn event_stream(
     events: Vec<String>,
+    framing: Framing,
     delay: Duration,
     end: End,
     shutdown: Shutdown,
 ) -> Response {
-    let pieces = events
-        .into_iter()
-        .map(|e| Bytes::from(format!("data: {e}\n\n")))
-        .collect();
-    sse_response(paced_body(pieces, delay, end, shutdown))
-}
-
-/// A `200 text/event-stream` response in Anthropic's style: each payload is sent as
-/// `event: <its "type">\ndata: <payload>\n\n` (a payload with no `type` gets no `event:` line).
-pub(crate) fn named_event_stream(
-    events: Vec<String>,
-    delay: Duration,
-    end: End,
-    shutdown: Shutdown,
-) -> Response {
-    let pieces = events
-        .into_iter()
-        .map(|e| {
-            let kind = serde_json::from_str::<serde_json::Value>(&e)
-                .ok()
-                .and_then(|v| v["type"].as_str().map(str::to_owned));
-            Bytes::from(match kind {
-                Some(kind) => format!("event: {kind}\ndata: {e}\n\n"),
-                None => format!("data: {e}\n\n"),
-            })
-        })
-        .collect();
-    sse_response(paced_body(pieces, delay, end, shutdown))
-}
-
-fn sse_response(body: Body) -> Response {
-    let mut response = body.into_response();
+    let pieces = events.iter().map(|e| framing.frame(e)).collect();
+    let mut response = paced_body(pieces, delay, end, shutdown).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,

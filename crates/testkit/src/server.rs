@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use crate::anthropic;
 use crate::fixtures;
 use crate::openai;
-use crate::respond::{self, End, Shutdown};
+use crate::respond::{self, End, Framing, Shutdown};
 use crate::step::Step;
 
 /// A request the mock upstream received.
@@ -192,10 +192,11 @@ impl Route {
 
     /// A scripted stream, framed the way this format frames events.
     fn stream(self, events: Vec<String>, delay: Duration, shutdown: Shutdown) -> Response {
-        match self {
-            Route::OpenAi(_) => respond::event_stream(events, delay, End::Clean, shutdown),
-            Route::Anthropic(_) => respond::named_event_stream(events, delay, End::Clean, shutdown),
-        }
+        let framing = match self {
+            Route::OpenAi(_) => Framing::Data,
+            Route::Anthropic(_) => Framing::Named,
+        };
+        respond::event_stream(events, framing, delay, End::Clean, shutdown)
     }
 }
 

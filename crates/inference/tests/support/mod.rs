@@ -33,6 +33,19 @@ pub struct Received {
 #[derive(Clone, Default)]
 struct Log(Arc<Mutex<Vec<Received>>>);
 
+impl Log {
+    /// Record a request and return its body parsed (`null` when it is not JSON).
+    fn record(&self, path: String, headers: HeaderMap, body: &[u8]) -> serde_json::Value {
+        let body: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+        self.0.lock().expect("log").push(Received {
+            path,
+            headers,
+            body: body.clone(),
+        });
+        body
+    }
+}
+
 /// A running upstream.
 pub struct Upstream {
     pub base: String,
@@ -122,14 +135,9 @@ async fn chat(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let body = log.record(format!("/{scenario}/v1/chat/completions"), headers, &body);
     let stream = body["stream"] == serde_json::Value::Bool(true);
     let model = body["model"].clone();
-    log.0.lock().expect("log").push(Received {
-        path: format!("/{scenario}/v1/chat/completions"),
-        headers,
-        body,
-    });
     let in_30s = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(30));
     match scenario.as_str() {
         "ok" if stream => sse(Body::from(TEXT_STREAM)),
@@ -295,13 +303,8 @@ async fn embeddings(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let body = log.record(format!("/{scenario}/v1/embeddings"), headers, &body);
     let model = body["model"].clone();
-    log.0.lock().expect("log").push(Received {
-        path: format!("/{scenario}/v1/embeddings"),
-        headers,
-        body,
-    });
     match scenario.as_str() {
         "ok" => json(
             200,

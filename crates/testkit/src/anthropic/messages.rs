@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::{message, message_delta, message_start, text_delta, usage};
 use crate::fixtures::words;
 use crate::reply::{self, TextReply, is_stream};
-use crate::respond::{self, End, Shutdown};
+use crate::respond::{self, End, Framing, Shutdown};
 
 /// The Anthropic endpoint the mock serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +54,7 @@ impl Endpoint {
 
 /// Events as Anthropic sends them: `event: <type>` and `data: <payload>`.
 pub(crate) fn stream(events: Vec<String>, end: End, shutdown: Shutdown) -> Response {
-    respond::named_event_stream(events, Duration::ZERO, end, shutdown)
+    respond::event_stream(events, Framing::Named, Duration::ZERO, end, shutdown)
 }
 
 #[derive(Debug)]

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::fixtures;
 use crate::reply::is_stream;
-use crate::respond::{self, End, Shutdown};
+use crate::respond::{self, End, Framing, Shutdown};
 
 mod chat;
 mod embeddings;
@@ -48,7 +48,13 @@ impl Endpoint {
                     let parts = answer.chunks(wants_usage(body));
                     let mut events = parts.all();
                     events.push("[DONE]".to_owned());
-                    respond::event_stream(events, Duration::ZERO, End::Clean, shutdown)
+                    respond::event_stream(
+                        events,
+                        Framing::Data,
+                        Duration::ZERO,
+                        End::Clean,
+                        shutdown,
+                    )
                 } else {
                     respond::json(StatusCode::OK, &answer.completion())
                 }
@@ -74,7 +80,7 @@ impl Endpoint {
                 let parts = Answer::plan(body, seq).chunks(wants_usage(body));
                 let mut events = vec![parts.head];
                 events.extend(parts.content.into_iter().take(after_chunks));
-                respond::event_stream(events, Duration::ZERO, End::Cut, shutdown)
+                respond::event_stream(events, Framing::Data, Duration::ZERO, End::Cut, shutdown)
             }
             Endpoint::ChatCompletions => {
                 respond::cut_json(&Answer::plan(body, seq).completion(), shutdown)
