@@ -117,6 +117,13 @@ pub(crate) fn from_config_carrying(
         .keys(config.keys.iter().cloned())
         .limiter(limiter)
         .cache_store(store.clone());
+    for provider in &config.providers {
+        if let ProviderKind::OpenAi(http) | ProviderKind::Anthropic(http) = &provider.kind
+            && let Some(key) = &http.api_key
+        {
+            builder = builder.redact(key.clone());
+        }
+    }
     for model in &config.models {
         let Some(chat) = routes.model(&model.name) else {
             continue;

@@ -17,6 +17,7 @@ use http::HeaderValue;
 
 use crate::config::{ConfigError, Diagnostic, KeyConfig, ServerConfig};
 use crate::http::auth::Keys;
+use crate::http::secrets::Secrets;
 use bulkhead_cache::Store;
 use bulkhead_limits::Limiter;
 
@@ -57,6 +58,8 @@ pub(crate) struct Route {
     pub(crate) upstream_model: Option<String>,
     pub(crate) provider: Option<Arc<str>>,
     pub(crate) provider_header: Option<HeaderValue>,
+    /// The gateway's secrets, scrubbed from error bodies.
+    pub(crate) secrets: Arc<Secrets>,
     pub(crate) model_header: Option<HeaderValue>,
 }
 
@@ -193,6 +196,7 @@ pub struct GatewayBuilder {
     keys: Vec<KeyConfig>,
     limiter: Option<Limiter>,
     cache_store: Option<Arc<dyn Store>>,
+    secrets: Vec<String>,
 }
 
 impl Default for GatewayBuilder {
@@ -203,6 +207,7 @@ impl Default for GatewayBuilder {
             keys: Vec::new(),
             limiter: None,
             cache_store: None,
+            secrets: Vec::new(),
         }
     }
 }
@@ -248,6 +253,14 @@ impl GatewayBuilder {
         self
     }
 
+    /// Never let `secret` (a provider's API key, say) leave in an error body: an upstream error
+    /// message quoting it has it replaced by `[redacted]`. Keys of config-built providers are
+    /// added by [`Gateway::build`].
+    pub fn redact(mut self, secret: impl Into<String>) -> Self {
+        self.secrets.push(secret.into());
+        self
+    }
+
     /// Remember the cache store the routes use, for the next reload to carry over.
     pub(crate) fn cache_store(mut self, store: Option<Arc<dyn Store>>) -> Self {
         self.cache_store = store;
@@ -263,6 +276,7 @@ impl GatewayBuilder {
                 "max_body_bytes must be greater than 0",
             ));
         }
+        let secrets = Arc::new(Secrets::new(self.secrets));
         let mut routes = HashMap::with_capacity(self.routes.len());
         let mut model_ids = Vec::with_capacity(self.routes.len());
         for route in self.routes {
@@ -287,6 +301,7 @@ impl GatewayBuilder {
                 provider,
                 provider_header,
                 model_header,
+                secrets: secrets.clone(),
             });
             if routes.insert(name.clone(), entry).is_some() {
                 problems.push(Diagnostic::unplaced(format!(

@@ -12,6 +12,7 @@ pub(crate) mod error;
 mod messages;
 pub(crate) mod models;
 mod request_id;
+pub(crate) mod secrets;
 mod sse;
 
 use std::sync::Arc;
@@ -32,6 +33,7 @@ use serde::de::DeserializeOwned;
 
 use crate::gateway::{Gateway, Route};
 use error::ApiError;
+use secrets::Secrets;
 
 pub(crate) const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub(crate) const X_BULKHEAD_PROVIDER: HeaderName = HeaderName::from_static("x-bulkhead-provider");
@@ -119,6 +121,8 @@ pub(crate) struct Origin {
     /// The request's cost (`x-bulkhead-cost-usd`); known for JSON answers only, since a
     /// stream's headers leave before its usage arrives.
     pub(crate) cost_usd: Option<f64>,
+    /// What no error body may contain.
+    pub(crate) secrets: Arc<Secrets>,
 }
 
 impl Origin {
@@ -131,6 +135,7 @@ impl Origin {
                 attempts: report.attempts(),
                 cache: report.cache(),
                 cost_usd: report.cost_usd(),
+                secrets: route.secrets.clone(),
             },
             None => Origin {
                 provider: route.provider.clone(),
@@ -139,6 +144,7 @@ impl Origin {
                 attempts: report.attempts(),
                 cache: report.cache(),
                 cost_usd: report.cost_usd(),
+                secrets: route.secrets.clone(),
             },
         }
     }

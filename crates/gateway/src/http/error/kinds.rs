@@ -40,18 +40,25 @@ impl ApiError {
                 named(error.message())
             )
             .into(),
-            _ if status.is_server_error() => named(error.message()),
-            // The client's own mistakes pass through word for word: "maximum context length
-            // is ..." is what the client needs to read.
-            _ => error.message().to_owned().into(),
+            _ if status.is_server_error() => named(&route.secrets.scrub(error.message())),
+            // The client's own mistakes pass through word for word (but for any key an
+            // upstream quotes): "maximum context length is ..." is what the client needs.
+            _ => route.secrets.scrub(error.message()).into_owned().into(),
         };
         if status.is_server_error() {
+            // An upstream's own words may quote the request (prompts stay out of logs), so
+            // only the gateway's messages (timeouts, connection errors) are logged in full.
+            let logged: &str = if error.status().is_some() {
+                "(the upstream's message is not logged)"
+            } else {
+                &message
+            };
             tracing::warn!(
                 provider = provider.unwrap_or(""),
                 kind = %error.kind(),
                 upstream_status = error.status(),
                 status = status.as_u16(),
-                message = %message,
+                message = %logged,
                 "request failed upstream"
             );
         } else {
