@@ -117,6 +117,10 @@ pub(crate) fn from_config_carrying(
         .keys(config.keys.iter().cloned())
         .limiter(limiter)
         .cache_store(store.clone());
+    if config.keys.iter().any(|k| k.tpm.is_some()) {
+        // Load the tokenizer now, not on the first request that needs an estimate.
+        bulkhead_limits::estimate::warm_up();
+    }
     for provider in &config.providers {
         if let ProviderKind::OpenAi(http) | ProviderKind::Anthropic(http) = &provider.kind
             && let Some(key) = &http.api_key

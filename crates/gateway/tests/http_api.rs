@@ -310,7 +310,10 @@ async fn health_readiness_unknown_paths_and_methods() {
         .json_value()
         .await;
     // The embedded default caches in memory, which is always reachable.
-    assert_eq!(ready, json!({"status": "ready", "cache": "ok"}));
+    assert_eq!(
+        ready,
+        json!({"status": "ready", "cache": "ok", "limits": "ok"})
+    );
 
     let unknown = client
         .get(format!("{url}/v1/nothing"))

@@ -72,7 +72,7 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// The gateway is built and serving; the cache store's state is reported alongside.
+/// The gateway is built and serving; the cache's and the limits' stores are reported alongside.
 ///
 /// Always 200 once serving: no store is required, because each degrades on its own (a cache
 /// whose Redis is down answers misses; limits fail open). Taking every replica out of a load
@@ -84,7 +84,12 @@ async fn readyz(State(gateway): State<Gateway>) -> Response {
         Some(store) if store.reachable().await => "ok",
         Some(_) => "degraded",
     };
-    let body = format!(r#"{{"status":"ready","cache":"{cache}"}}"#);
+    let limits = if gateway.inner.limiter.check_store().await.is_ok() {
+        "ok"
+    } else {
+        "degraded"
+    };
+    let body = format!(r#"{{"status":"ready","cache":"{cache}","limits":"{limits}"}}"#);
     (
         [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
         body,
