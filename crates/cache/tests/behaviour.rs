@@ -13,7 +13,7 @@ use bulkhead_core::{
     CacheStatus, CallReport, ChatModel, EmbeddingInput, EmbeddingModel, EmbeddingRequest,
     EmbeddingVector, StreamOptions, Tenant,
 };
-use support::{Behavior, Model, drain, request, response_text, text_of, vector_of};
+use support::{Behavior, Model, drain, isolation_run, request, response_text, text_of, vector_of};
 
 fn cache(model: &Arc<Model>) -> (Cache<Arc<Model>>, Arc<MemoryStore>) {
     let store = Arc::new(MemoryStore::new(16 * 1024 * 1024));
@@ -387,41 +387,9 @@ async fn a_failed_shared_call_fails_every_waiter_and_stores_nothing() {
 async fn ten_thousand_requests_never_cross_tenants_in_memory() {
     let model = Model::new();
     let (cache, _) = cache(&model);
-    let cross = isolation_run(&cache).await;
-    assert_eq!(cross, 0);
+    let isolation = isolation_run(&cache).await;
+    assert_eq!(isolation.cross, 0);
     assert!(model.calls() < 10_000, "repeats were served from the cache");
-}
-
-/// 10,000 requests from 20 tenants over 25 prompts, half JSON and half streams, in parallel;
-/// returns how many answers belonged to another tenant (or were wrong).
-pub async fn isolation_run<M: ChatModel + 'static>(cache: &Cache<M>) -> usize {
-    let mut cross = 0;
-    for round in 0..10 {
-        let tasks: Vec<_> = (0..1000)
-            .map(|i| {
-                let cache = cache.clone();
-                tokio::spawn(async move {
-                    let n = round * 1000 + i;
-                    let tenant = format!("tenant-{}", n % 20);
-                    let prompt = format!("prompt {}", (n / 20) % 25);
-                    let (mut req, _) = request(Some(&tenant), &prompt);
-                    let text = if n % 2 == 0 {
-                        response_text(&cache.chat(req).await.expect("answer"))
-                    } else {
-                        req.stream = Some(true);
-                        text_of(&drain(cache.stream(req).await.expect("stream")).await.0)
-                    };
-                    text != format!("{tenant}|{prompt}")
-                })
-            })
-            .collect();
-        for task in tasks {
-            if task.await.expect("task") {
-                cross += 1;
-            }
-        }
-    }
-    cross
 }
 
 #[test]

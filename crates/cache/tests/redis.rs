@@ -12,7 +12,7 @@ use bulkhead_cache::{
 };
 use bulkhead_core::{CacheStatus, ChatModel};
 use bulkhead_testkit::redis::RedisServer;
-use support::{Model, drain, request, response_text, text_of};
+use support::{Isolation, Model, drain, isolation_run, request, response_text};
 
 fn options(prefix: &str) -> RedisOptions {
     RedisOptions {
@@ -153,33 +153,7 @@ async fn ten_thousand_requests_never_cross_tenants_on_redis() {
     )
     .expect("valid url");
     let cache = Cache::new(model.clone(), Arc::new(store) as Arc<dyn Store>);
-    let mut cross = 0;
-    let mut hits = 0;
-    for round in 0..10 {
-        let tasks: Vec<_> = (0..1000)
-            .map(|i| {
-                let cache = cache.clone();
-                tokio::spawn(async move {
-                    let n = round * 1000 + i;
-                    let tenant = format!("tenant-{}", n % 20);
-                    let prompt = format!("prompt {}", (n / 20) % 25);
-                    let (mut req, report) = request(Some(&tenant), &prompt);
-                    let text = if n % 2 == 0 {
-                        response_text(&cache.chat(req).await.expect("answer"))
-                    } else {
-                        req.stream = Some(true);
-                        text_of(&drain(cache.stream(req).await.expect("stream")).await.0)
-                    };
-                    (text != format!("{tenant}|{prompt}"), report.cache())
-                })
-            })
-            .collect();
-        for task in tasks {
-            let (wrong, status) = task.await.expect("task");
-            cross += usize::from(wrong);
-            hits += usize::from(status == Some(CacheStatus::Hit));
-        }
-    }
+    let Isolation { cross, hits } = isolation_run(&cache).await;
     assert_eq!(cross, 0);
     assert!(hits > 5_000, "Redis served the repeats ({hits} hits)");
 }

@@ -194,11 +194,19 @@ impl<M: ChatModel + 'static> Cache<M> {
         hit
     }
 
+    /// What a flight's task needs to store the answer of its call under `key`.
+    fn fill(&self, key: CacheKey) -> Fill {
+        Fill {
+            key,
+            store: self.store.clone(),
+            policy: self.policy.clone(),
+            ttl: self.ttl,
+        }
+    }
+
     fn spawn_json(&self, producer: Producer, key: CacheKey, request: ChatRequest) {
         let inner = self.inner.clone();
-        let store = self.store.clone();
-        let policy = self.policy.clone();
-        let ttl = self.ttl;
+        let fill = self.fill(key);
         tokio::spawn(async move {
             let call = async {
                 let result = inner.chat(request).await.map(Arc::new);
@@ -206,25 +214,14 @@ impl<M: ChatModel + 'static> Cache<M> {
                 producer.finish_json(result);
                 stored
             };
-            let response = tokio::select! {
-                response = call => response,
-                () = producer.abandoned() => None,
-            };
-            if let Some(response) = response
-                && policy.chat_response(&response)
-            {
-                let entry = Entry::new(CachedValue::Chat(ChatResponse::clone(&response)), ttl);
-                store.put(&key, entry).await;
-            }
+            fill.run(call, &producer).await;
             drop(producer);
         });
     }
 
     fn spawn_stream(&self, producer: Producer, key: CacheKey, request: ChatRequest) {
         let inner = self.inner.clone();
-        let store = self.store.clone();
-        let policy = self.policy.clone();
-        let ttl = self.ttl;
+        let fill = self.fill(key);
         tokio::spawn(async move {
             let call = async {
                 let mut stream = match inner.stream(request).await {
@@ -252,21 +249,37 @@ impl<M: ChatModel + 'static> Cache<M> {
                 producer.finish_stream(Ok(()));
                 // A stream that ends without a finish_reason was cut, whatever the transport
                 // said: it is passed on as it came, but never stored.
-                finished.then(|| acc.finish())
+                finished.then(|| Arc::new(acc.finish()))
             };
-            let response = tokio::select! {
-                response = call => response,
-                () = producer.abandoned() => None,
-            };
-            if let Some(response) = response
-                && policy.chat_response(&response)
-            {
-                store
-                    .put(&key, Entry::new(CachedValue::Chat(response), ttl))
-                    .await;
-            }
+            fill.run(call, &producer).await;
             drop(producer);
         });
+    }
+}
+
+/// The storing end of a flight's spawned task, the same for JSON and streams.
+struct Fill {
+    key: CacheKey,
+    store: Arc<dyn Store>,
+    policy: Arc<dyn Cacheability>,
+    ttl: Duration,
+}
+
+impl Fill {
+    /// Drive `call`, the flight's one upstream call, and store the answer it returns if the
+    /// policy allows; unless every subscriber leaves first, which drops the call.
+    async fn run(self, call: impl Future<Output = Option<Arc<ChatResponse>>>, producer: &Producer) {
+        let response = tokio::select! {
+            response = call => response,
+            () = producer.abandoned() => None,
+        };
+        if let Some(response) = response
+            && self.policy.chat_response(&response)
+        {
+            // A stream's answer is not shared yet, so this moves it; a JSON answer is cloned.
+            let entry = Entry::new(CachedValue::Chat(Arc::unwrap_or_clone(response)), self.ttl);
+            self.store.put(&self.key, entry).await;
+        }
     }
 }
 

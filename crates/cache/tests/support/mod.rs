@@ -10,9 +10,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use bulkhead_cache::Cache;
 use bulkhead_core::{
-    CallReport, ChatChunk, ChatModel, ChatRequest, ChatResponse, ChatStream, Choice, ChunkChoice,
-    Delta, Deployment, Embedding, EmbeddingInput, EmbeddingModel, EmbeddingRequest,
+    CacheStatus, CallReport, ChatChunk, ChatModel, ChatRequest, ChatResponse, ChatStream, Choice,
+    ChunkChoice, Delta, Deployment, Embedding, EmbeddingInput, EmbeddingModel, EmbeddingRequest,
     EmbeddingResponse, EmbeddingUsage, EmbeddingVector, Error, ErrorKind, FinishReason, Message,
     Nullable, Result, Role, Tenant, Usage, async_trait,
 };
@@ -304,4 +305,45 @@ pub fn text_of(chunks: &[ChatChunk]) -> String {
 /// The text of a JSON answer.
 pub fn response_text(response: &ChatResponse) -> String {
     response.choices[0].message.text()
+}
+
+/// What [`isolation_run`] saw.
+#[derive(Debug, Clone, Copy)]
+pub struct Isolation {
+    /// Answers that belonged to another tenant (or were wrong).
+    pub cross: usize,
+    /// Requests the cache answered (`CacheStatus::Hit` in their report).
+    pub hits: usize,
+}
+
+/// 10,000 requests from 20 tenants over 25 prompts, half JSON and half streams, in parallel
+/// (1,000 at a time), through `cache`.
+pub async fn isolation_run<M: ChatModel + 'static>(cache: &Cache<M>) -> Isolation {
+    let mut seen = Isolation { cross: 0, hits: 0 };
+    for round in 0..10 {
+        let tasks: Vec<_> = (0..1000)
+            .map(|i| {
+                let cache = cache.clone();
+                tokio::spawn(async move {
+                    let n = round * 1000 + i;
+                    let tenant = format!("tenant-{}", n % 20);
+                    let prompt = format!("prompt {}", (n / 20) % 25);
+                    let (mut req, report) = request(Some(&tenant), &prompt);
+                    let text = if n % 2 == 0 {
+                        response_text(&cache.chat(req).await.expect("answer"))
+                    } else {
+                        req.stream = Some(true);
+                        text_of(&drain(cache.stream(req).await.expect("stream")).await.0)
+                    };
+                    (text != format!("{tenant}|{prompt}"), report.cache())
+                })
+            })
+            .collect();
+        for task in tasks {
+            let (wrong, status) = task.await.expect("task");
+            seen.cross += usize::from(wrong);
+            seen.hits += usize::from(status == Some(CacheStatus::Hit));
+        }
+    }
+    seen
 }
