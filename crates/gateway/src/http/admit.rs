@@ -15,12 +15,17 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use axum::extract::FromRequestParts;
+use axum::response::{IntoResponse as _, Response};
 use bulkhead_cache::CacheDirective;
-use bulkhead_core::{CallReport, ChatChunk, ChatRequest, ChatStream, RequestId, Result, Usage};
+use bulkhead_core::{
+    CallReport, ChatChunk, ChatRequest, ChatStream, EmbeddingRequest, RequestId, Result, Usage,
+};
 use bulkhead_limits::{Denied, LimitKind, Permit};
 use futures_util::Stream;
 use http::header::CACHE_CONTROL;
-use http::{Extensions, HeaderMap, StatusCode};
+use http::request::Parts;
+use http::{Extensions, StatusCode};
 
 use super::auth::{Caller, authorize};
 use super::error::ApiError;
@@ -33,21 +38,47 @@ pub(crate) struct Admitted {
     pub(crate) permit: Option<Permit>,
 }
 
-/// What admission needs of a request, whatever the endpoint.
-pub(crate) struct Ask<'a> {
-    pub(crate) gateway: &'a Gateway,
-    pub(crate) caller: Option<&'a Caller>,
-    pub(crate) headers: &'a HeaderMap,
-    pub(crate) id: RequestId,
+/// What admission needs from the request's head, whatever the endpoint: its id, the caller
+/// the key layer found, and its `Cache-Control` directive. An extractor, so handlers take it
+/// as one argument and no header map is copied.
+pub(crate) struct Admission {
+    id: RequestId,
+    caller: Option<Arc<Caller>>,
+    directive: Option<CacheDirective>,
 }
 
-impl Ask<'_> {
+impl<S: Send + Sync> FromRequestParts<S> for Admission {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let Some(id) = parts.extensions.get::<RequestId>().cloned() else {
+            // The request-id layer wraps every route; missing it is a wiring bug.
+            return Err(ApiError::internal("the request has no id").into_response());
+        };
+        let directive = parts
+            .headers
+            .get(CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .map(CacheDirective::parse);
+        Ok(Self {
+            id,
+            caller: parts.extensions.get::<Arc<Caller>>().cloned(),
+            directive,
+        })
+    }
+}
+
+impl Admission {
     /// Admit a chat request; its tokens are estimated for a `tpm` limit.
-    pub(crate) async fn chat(self, request: &mut ChatRequest) -> Result<Admitted, Box<ApiError>> {
-        let route = self.route(&request.model, &mut request.extensions)?;
+    pub(crate) async fn chat(
+        self,
+        gateway: &Gateway,
+        request: &mut ChatRequest,
+    ) -> Result<Admitted, Box<ApiError>> {
+        let route = self.route(gateway, &request.model, &mut request.extensions)?;
         let permit = match self.limited() {
             None => None,
-            Some((gateway, caller)) => Some(
+            Some(caller) => Some(
                 gateway
                     .inner
                     .limiter
@@ -59,16 +90,16 @@ impl Ask<'_> {
         Ok(self.finish(route, &mut request.model, &mut request.extensions, permit))
     }
 
-    /// Admit an embedding request (charged no token estimate: inputs are counted after).
+    /// Admit an embedding request (no token estimate: its usage is charged after).
     pub(crate) async fn embeddings(
         self,
-        model: &mut String,
-        extensions: &mut Extensions,
+        gateway: &Gateway,
+        request: &mut EmbeddingRequest,
     ) -> Result<Admitted, Box<ApiError>> {
-        let route = self.route(model, extensions)?;
+        let route = self.route(gateway, &request.model, &mut request.extensions)?;
         let permit = match self.limited() {
             None => None,
-            Some((gateway, caller)) => Some(
+            Some(caller) => Some(
                 gateway
                     .inner
                     .limiter
@@ -77,12 +108,17 @@ impl Ask<'_> {
                     .map_err(denied)?,
             ),
         };
-        Ok(self.finish(route, model, extensions, permit))
+        Ok(self.finish(route, &mut request.model, &mut request.extensions, permit))
     }
 
-    fn route(&self, model: &str, extensions: &mut Extensions) -> Result<Arc<Route>, Box<ApiError>> {
-        authorize(self.caller, model, extensions)?;
-        self.gateway
+    fn route(
+        &self,
+        gateway: &Gateway,
+        model: &str,
+        extensions: &mut Extensions,
+    ) -> Result<Arc<Route>, Box<ApiError>> {
+        authorize(self.caller.as_deref(), model, extensions)?;
+        gateway
             .inner
             .routes
             .get(model)
@@ -90,11 +126,9 @@ impl Ask<'_> {
             .ok_or_else(|| Box::new(ApiError::model_not_found(model)))
     }
 
-    /// The gateway and caller when the caller has limits to check.
-    fn limited(&self) -> Option<(&Gateway, &Caller)> {
-        self.caller
-            .filter(|c| !c.limits.is_unlimited())
-            .map(|c| (self.gateway, c))
+    /// The caller, when it has limits to check.
+    fn limited(&self) -> Option<&Caller> {
+        self.caller.as_deref().filter(|c| !c.limits.is_unlimited())
     }
 
     fn finish(
@@ -107,10 +141,8 @@ impl Ask<'_> {
         if let Some(upstream) = &route.upstream_model {
             model.clone_from(upstream);
         }
-        if let Some(value) = self.headers.get(CACHE_CONTROL)
-            && let Ok(text) = value.to_str()
-        {
-            extensions.insert(CacheDirective::parse(text));
+        if let Some(directive) = self.directive {
+            extensions.insert(directive);
         }
         extensions.insert(self.id);
         let report = CallReport::new();

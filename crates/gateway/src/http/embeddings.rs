@@ -1,25 +1,19 @@
 //! `POST /v1/embeddings`: parse, admit, embed, answer JSON.
 
-use std::sync::Arc;
-
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Extension, State};
 use axum::response::{IntoResponse, Response};
-use bulkhead_core::{EmbeddingRequest, RequestId, Usage};
+use bulkhead_core::{EmbeddingRequest, Usage};
 use bytes::Bytes;
-use http::HeaderMap;
 
-use super::admit::{Ask, settle};
-use super::auth::Caller;
+use super::admit::{Admission, Admitted, settle};
 use super::error::ApiError;
 use super::{Origin, json_answer, parse_body};
 use crate::gateway::Gateway;
 
 pub(crate) async fn handle(
     State(gateway): State<Gateway>,
-    Extension(id): Extension<RequestId>,
-    caller: Option<Extension<Arc<Caller>>>,
-    headers: HeaderMap,
+    admission: Admission,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let mut request: EmbeddingRequest = match parse_body(body, gateway.inner.max_body_bytes) {
@@ -29,20 +23,14 @@ pub(crate) async fn handle(
     if request.input.is_empty() {
         return ApiError::empty("input", "input").into_response();
     }
-    let ask = Ask {
-        gateway: &gateway,
-        caller: caller.as_deref().map(|c| &**c),
-        headers: &headers,
-        id,
-    };
-    let admitted = match ask
-        .embeddings(&mut request.model, &mut request.extensions)
-        .await
-    {
+    let Admitted {
+        route,
+        report,
+        permit,
+    } = match admission.embeddings(&gateway, &mut request).await {
         Ok(admitted) => admitted,
         Err(e) => return (*e).into_response(),
     };
-    let (route, report, permit) = (admitted.route, admitted.report, admitted.permit);
     let Some(model) = route.embeddings.clone() else {
         settle(permit, None, &report);
         return ApiError::no_embeddings(&request.model).into_response();

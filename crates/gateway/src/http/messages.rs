@@ -29,10 +29,10 @@
 use std::convert::Infallible;
 
 use axum::body::Body;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Extension, State};
 use axum::response::{IntoResponse, Response};
-use bulkhead_core::{ChatChunk, ChatModel as _, ChatStream, RequestId};
+use bulkhead_core::{ChatChunk, ChatModel as _, ChatStream};
 use bulkhead_inference::anthropic::ingress::{
     EventEncoder, error_event, from_anthropic, from_openai, write_event,
 };
@@ -43,21 +43,14 @@ use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderValue, StatusCode};
 use serde_json::{Value, json};
 
-use std::sync::Arc;
-
-use http::HeaderMap;
-
-use super::admit::{Ask, Settled, settle};
-use super::auth::Caller;
+use super::admit::{Admission, Admitted, Settled, settle};
 use super::error::ApiError;
 use super::{Origin, json_answer, parse_body, set_origin_headers};
 use crate::gateway::Gateway;
 
 pub(crate) async fn handle(
     State(gateway): State<Gateway>,
-    Extension(id): Extension<RequestId>,
-    caller: Option<Extension<Arc<Caller>>>,
-    headers: HeaderMap,
+    admission: Admission,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let wire: MessagesRequest = match parse_body(body, gateway.inner.max_body_bytes) {
@@ -73,17 +66,14 @@ pub(crate) async fn handle(
             ));
         }
     };
-    let ask = Ask {
-        gateway: &gateway,
-        caller: caller.as_deref().map(|c| &**c),
-        headers: &headers,
-        id,
-    };
-    let admitted = match ask.chat(&mut request).await {
+    let Admitted {
+        route,
+        report,
+        permit,
+    } = match admission.chat(&gateway, &mut request).await {
         Ok(admitted) => admitted,
         Err(e) => return anthropic_error(*e),
     };
-    let (route, report, permit) = (admitted.route, admitted.report, admitted.permit);
 
     if !request.is_stream() {
         let result = route.chat.chat(request).await;
