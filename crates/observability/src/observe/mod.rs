@@ -188,6 +188,16 @@ impl<M> Observe<M> {
             self.settings.log_prompts.then(prompt),
         )
     }
+
+    /// A chat request's recorder (its prompt: the messages).
+    fn chat_recorder(&self, request: &mut ChatRequest) -> Recorder {
+        self.recorder(
+            Operation::Chat,
+            &request.model,
+            &mut request.extensions,
+            || serde_json::to_string(&request.messages).unwrap_or_default(),
+        )
+    }
 }
 
 impl ObserveLayer {
@@ -219,34 +229,34 @@ impl<M> tower_layer::Layer<M> for ObserveLayer {
     }
 }
 
+/// Run `call` in the recorder's span and record how it ended; `on_ok` takes what a success
+/// reported. Dropped before the end, the recorder records the call as cancelled.
+async fn observed<T>(
+    mut recorder: Recorder,
+    call: impl Future<Output = Result<T>>,
+    on_ok: impl FnOnce(&mut Recorder, &T),
+) -> Result<T> {
+    let span = recorder.span().clone();
+    let result = call.instrument(span).await;
+    match &result {
+        Ok(value) => {
+            on_ok(&mut recorder, value);
+            recorder.finish(OK);
+        }
+        Err(error) => recorder.finish(error.kind().as_str()),
+    }
+    result
+}
+
 #[async_trait]
 impl<M: ChatModel> ChatModel for Observe<M> {
     async fn chat(&self, mut request: ChatRequest) -> Result<ChatResponse> {
-        let mut recorder = self.recorder(
-            Operation::Chat,
-            &request.model,
-            &mut request.extensions,
-            || serde_json::to_string(&request.messages).unwrap_or_default(),
-        );
-        let span = recorder.span().clone();
-        let result = self.inner.chat(request).instrument(span).await;
-        match &result {
-            Ok(response) => {
-                recorder.on_response(response);
-                recorder.finish(OK);
-            }
-            Err(error) => recorder.finish(error.kind().as_str()),
-        }
-        result
+        let recorder = self.chat_recorder(&mut request);
+        observed(recorder, self.inner.chat(request), Recorder::on_response).await
     }
 
     async fn stream(&self, mut request: ChatRequest) -> Result<ChatStream> {
-        let mut recorder = self.recorder(
-            Operation::Chat,
-            &request.model,
-            &mut request.extensions,
-            || serde_json::to_string(&request.messages).unwrap_or_default(),
-        );
+        let mut recorder = self.chat_recorder(&mut request);
         let span = recorder.span().clone();
         match self.inner.stream(request).instrument(span).await {
             Ok(inner) => Ok(Box::pin(stream::Observed::new(inner, recorder))),
@@ -261,21 +271,12 @@ impl<M: ChatModel> ChatModel for Observe<M> {
 #[async_trait]
 impl<M: EmbeddingModel> EmbeddingModel for Observe<M> {
     async fn embed(&self, mut request: EmbeddingRequest) -> Result<EmbeddingResponse> {
-        let mut recorder = self.recorder(
+        let recorder = self.recorder(
             Operation::Embeddings,
             &request.model,
             &mut request.extensions,
             || serde_json::to_string(&request.input).unwrap_or_default(),
         );
-        let span = recorder.span().clone();
-        let result = self.inner.embed(request).instrument(span).await;
-        match &result {
-            Ok(response) => {
-                recorder.on_embedding(response);
-                recorder.finish(OK);
-            }
-            Err(error) => recorder.finish(error.kind().as_str()),
-        }
-        result
+        observed(recorder, self.inner.embed(request), Recorder::on_embedding).await
     }
 }
