@@ -32,6 +32,16 @@ const REQUEST: &str = r#"{
   "max_tokens": 256
 }"#;
 
+/// One request's whole cost: admit 300 estimated tokens, then finish with `usage` and a cost
+/// (the permit's drop releases the slot).
+async fn admit_finish(limiter: &Limiter, key: &str, limits: &Limits, usage: &Usage) {
+    let permit = limiter
+        .admit(black_box(key), limits, 300)
+        .await
+        .expect("admitted");
+    permit.finish(Some(usage), 0.0001).await;
+}
+
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -54,23 +64,13 @@ fn bench(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("admit_finish");
     group.bench_function("memory", |b| {
-        b.to_async(&rt).iter(|| async {
-            let permit = limiter
-                .admit(black_box("team-a"), &limits, 300)
-                .await
-                .expect("admitted");
-            permit.finish(Some(&usage), 0.0001).await;
-        });
+        b.to_async(&rt)
+            .iter(|| admit_finish(&limiter, "team-a", &limits, &usage));
     });
     let none = Limits::default();
     group.bench_function("unlimited", |b| {
-        b.to_async(&rt).iter(|| async {
-            let permit = limiter
-                .admit(black_box("team-b"), &none, 300)
-                .await
-                .expect("admitted");
-            permit.finish(Some(&usage), 0.0001).await;
-        });
+        b.to_async(&rt)
+            .iter(|| admit_finish(&limiter, "team-b", &none, &usage));
     });
     if let Some(server) = RedisServer::try_start() {
         let config = LimiterConfig {
@@ -79,13 +79,8 @@ fn bench(c: &mut Criterion) {
         };
         let redis = rt.block_on(async { Limiter::redis(&server.url(), config).expect("url") });
         group.bench_function("redis", |b| {
-            b.to_async(&rt).iter(|| async {
-                let permit = redis
-                    .admit(black_box("team-a"), &limits, 300)
-                    .await
-                    .expect("admitted");
-                permit.finish(Some(&usage), 0.0001).await;
-            });
+            b.to_async(&rt)
+                .iter(|| admit_finish(&redis, "team-a", &limits, &usage));
         });
         drop(redis);
         drop(server);

@@ -9,6 +9,9 @@ use bulkhead_limits::{
     MemoryStore, Permit,
 };
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use support::race;
+
+mod support;
 
 /// 2026-11-30T09:58:00Z.
 const START: Duration = Duration::from_secs(1_796_032_680);
@@ -282,29 +285,15 @@ async fn five_hundred_concurrent_attempts_with_max_fifty_gives_exactly_450_denia
         max_concurrent: Some(50),
         ..Limits::default()
     };
-    let start = Arc::new(tokio::sync::Barrier::new(500));
-    let mut tasks = Vec::new();
-    for _ in 0..500 {
-        let (limiter, start) = (limiter.clone(), start.clone());
-        tasks.push(tokio::spawn(async move {
-            start.wait().await;
-            let t0 = std::time::Instant::now();
-            let result = limiter.admit("c", &limits, 0).await;
-            // An admitted permit travels back to the test and stays held, like an open stream.
-            result
-                .map(|p| (p, t0.elapsed()))
-                .map_err(|d| (d, t0.elapsed()))
-        }));
-    }
     let mut permits = Vec::new();
     let mut denials = 0;
-    for t in tasks {
-        match t.await.expect("task") {
-            Ok((permit, took)) => {
+    for (result, took) in race(std::slice::from_ref(&limiter), "c", &limits, 500).await {
+        match result {
+            Ok(permit) => {
                 assert!(took < Duration::from_millis(100), "admission took {took:?}");
                 permits.push(permit);
             }
-            Err((d, took)) => {
+            Err(d) => {
                 assert!(
                     took < Duration::from_millis(100),
                     "denial was not immediate: {took:?}"

@@ -8,6 +8,9 @@ use bulkhead_limits::{
     Budget, BudgetPeriod, FailMode, LimitKind, Limiter, LimiterConfig, Limits, RedisStore,
 };
 use bulkhead_testkit::redis::RedisServer;
+use support::race;
+
+mod support;
 
 /// A test config: failures deny (so a slow store can never hide as an admission) and the
 /// store may take up to a second on a busy CI machine.
@@ -129,20 +132,10 @@ async fn concurrent_admissions_across_replicas_never_over_admit() {
         max_concurrent: Some(50),
         ..Limits::default()
     };
-    let start = Arc::new(tokio::sync::Barrier::new(500));
-    let mut tasks = Vec::new();
-    for i in 0..500 {
-        let limiter = if i % 2 == 0 { a.clone() } else { b.clone() };
-        let start = start.clone();
-        tasks.push(tokio::spawn(async move {
-            start.wait().await;
-            limiter.admit("streams", &streams, 0).await
-        }));
-    }
     let mut permits = Vec::new();
     let mut denied = 0;
-    for t in tasks {
-        match t.await.expect("task") {
+    for (result, _) in race(&[a.clone(), b.clone()], "streams", &streams, 500).await {
+        match result {
             Ok(p) => permits.push(p),
             Err(d) => {
                 assert_eq!(d.limit, LimitKind::Concurrency, "{d}");
