@@ -4,7 +4,7 @@
 mod common;
 
 use bulkhead_testkit::{MockUpstream, Step};
-use common::{JsonBody as _, JsonValue as _, chat_body, client, data_lines, serve_toml};
+use common::{JsonBody as _, JsonValue as _, client, data_lines, post_chat, serve_toml};
 use serde_json::Value;
 
 async fn gateway(upstream: &MockUpstream) -> String {
@@ -32,12 +32,7 @@ max_attempts = 1
 async fn json_answer_is_translated_to_a_chat_completion() {
     let upstream = MockUpstream::start().await;
     let url = gateway(&upstream).await;
-    let response = client()
-        .post(format!("{url}/v1/chat/completions"))
-        .json_body(&chat_body("chat", false))
-        .send()
-        .await
-        .expect("send");
+    let response = post_chat(&client(), &url, "chat", false).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["x-bulkhead-provider"], "claude");
     assert_eq!(response.headers()["x-bulkhead-model"], "claude-sonnet-4");
@@ -63,12 +58,8 @@ async fn stream_carries_the_scripted_text_and_ends_with_done() {
     let upstream = MockUpstream::start().await;
     upstream.push(Step::anthropic_stream_text(&["Hel", "lo, ", "wörld"]));
     let url = gateway(&upstream).await;
-    let body = client()
-        .post(format!("{url}/v1/chat/completions"))
-        .json_body(&chat_body("chat", true))
-        .send()
+    let body = post_chat(&client(), &url, "chat", true)
         .await
-        .expect("send")
         .text()
         .await
         .expect("body");

@@ -4,12 +4,10 @@
 mod common;
 
 use bulkhead_testkit::{MockUpstream, Step};
-use common::{JsonBody as _, JsonValue as _, chat_body, client, data_lines, serve_toml};
-use sha2::{Digest as _, Sha256};
-
-fn hash(key: &str) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(key.as_bytes())))
-}
+use common::{
+    JsonBody as _, JsonValue as _, chat_body, client, data_lines, header, key_hash, post_chat,
+    serve_toml,
+};
 
 async fn gateway(upstream: &MockUpstream, keys: &str) -> String {
     serve_toml(&format!(
@@ -36,38 +34,23 @@ ttl_secs = 60
     .await
 }
 
-fn cache_header(response: &reqwest::Response) -> Option<String> {
-    response
-        .headers()
-        .get("x-bulkhead-cache")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
+fn cache_header(response: &reqwest::Response) -> Option<&str> {
+    header(response, "x-bulkhead-cache")
 }
 
 #[tokio::test]
 async fn a_repeat_is_a_hit_served_as_json_or_as_a_stream() {
     let upstream = MockUpstream::start().await;
     let root = gateway(&upstream, "").await;
-    let url = format!("{root}/v1/chat/completions");
     let http = client();
 
-    let first = http
-        .post(&url)
-        .json_body(&chat_body("chat", false))
-        .send()
-        .await
-        .expect("send");
+    let first = post_chat(&http, &root, "chat", false).await;
     assert_eq!(first.status(), 200);
-    assert_eq!(cache_header(&first).as_deref(), Some("miss"));
+    assert_eq!(cache_header(&first), Some("miss"));
     let first = first.json_value().await;
 
-    let second = http
-        .post(&url)
-        .json_body(&chat_body("chat", false))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(cache_header(&second).as_deref(), Some("hit"));
+    let second = post_chat(&http, &root, "chat", false).await;
+    assert_eq!(cache_header(&second), Some("hit"));
     let second = second.json_value().await;
     assert_eq!(
         second["choices"][0]["message"]["content"],
@@ -76,14 +59,9 @@ async fn a_repeat_is_a_hit_served_as_json_or_as_a_stream() {
     assert_eq!(upstream.calls(), 1, "a hit called the upstream");
 
     // The same request streamed: served from the entry a JSON answer made.
-    let streamed = http
-        .post(&url)
-        .json_body(&chat_body("chat", true))
-        .send()
-        .await
-        .expect("send");
+    let streamed = post_chat(&http, &root, "chat", true).await;
     assert_eq!(streamed.status(), 200);
-    assert_eq!(cache_header(&streamed).as_deref(), Some("hit"));
+    assert_eq!(cache_header(&streamed), Some("hit"));
     let text = streamed.text().await.expect("body");
     let lines = data_lines(&text);
     assert_eq!(lines.last(), Some(&"[DONE]"));
@@ -116,18 +94,18 @@ async fn cache_control_no_store_and_no_cache_bypass_the_lookup() {
 
     // no-store: neither looked up nor stored.
     let r = ask(Some("no-store")).await.expect("send");
-    assert_eq!(cache_header(&r).as_deref(), Some("bypass"));
+    assert_eq!(cache_header(&r), Some("bypass"));
     let r = ask(None).await.expect("send");
-    assert_eq!(cache_header(&r).as_deref(), Some("miss"), "no-store stored");
+    assert_eq!(cache_header(&r), Some("miss"), "no-store stored");
     assert_eq!(upstream.calls(), 2);
 
     // no-cache: a fresh answer even though one is cached, and that answer is stored.
     upstream.push(Step::text("a fresher answer"));
     let r = ask(Some("no-cache")).await.expect("send");
-    assert_eq!(cache_header(&r).as_deref(), Some("bypass"));
+    assert_eq!(cache_header(&r), Some("bypass"));
     assert_eq!(upstream.calls(), 3);
     let r = ask(None).await.expect("send");
-    assert_eq!(cache_header(&r).as_deref(), Some("hit"));
+    assert_eq!(cache_header(&r), Some("hit"));
     let body = r.json_value().await;
     assert_eq!(body["choices"][0]["message"]["content"], "a fresher answer");
     assert_eq!(upstream.calls(), 3);
@@ -138,8 +116,8 @@ async fn tenants_never_share_answers_and_errors_are_never_stored() {
     let upstream = MockUpstream::start().await;
     let keys = format!(
         "[[keys]]\nname = \"a\"\nhash = \"{}\"\n\n[[keys]]\nname = \"b\"\nhash = \"{}\"\n",
-        hash("bh-a"),
-        hash("bh-b")
+        key_hash("bh-a"),
+        key_hash("bh-b")
     );
     let root = gateway(&upstream, &keys).await;
     let url = format!("{root}/v1/chat/completions");
@@ -153,20 +131,16 @@ async fn tenants_never_share_answers_and_errors_are_never_stored() {
 
     upstream.push(Step::text("for tenant a"));
     let r = ask("bh-a").await.expect("send");
-    assert_eq!(cache_header(&r).as_deref(), Some("miss"));
+    assert_eq!(cache_header(&r), Some("miss"));
     upstream.push(Step::text("for tenant b"));
     let r = ask("bh-b").await.expect("send");
-    assert_eq!(
-        cache_header(&r).as_deref(),
-        Some("miss"),
-        "b was served a's answer"
-    );
+    assert_eq!(cache_header(&r), Some("miss"), "b was served a's answer");
     assert_eq!(
         r.json_value().await["choices"][0]["message"]["content"],
         "for tenant b"
     );
     let r = ask("bh-a").await.expect("send");
-    assert_eq!(cache_header(&r).as_deref(), Some("hit"));
+    assert_eq!(cache_header(&r), Some("hit"));
     assert_eq!(
         r.json_value().await["choices"][0]["message"]["content"],
         "for tenant a"
@@ -176,22 +150,11 @@ async fn tenants_never_share_answers_and_errors_are_never_stored() {
     // An upstream error is passed on and not remembered.
     let upstream = MockUpstream::start().await;
     let root = gateway(&upstream, "").await;
-    let url = format!("{root}/v1/chat/completions");
     upstream.push(Step::error(500, "boom"));
-    let r = http
-        .post(&url)
-        .json_body(&chat_body("chat", false))
-        .send()
-        .await
-        .expect("send");
+    let r = post_chat(&http, &root, "chat", false).await;
     assert_eq!(r.status(), 502);
-    let r = http
-        .post(&url)
-        .json_body(&chat_body("chat", false))
-        .send()
-        .await
-        .expect("send");
+    let r = post_chat(&http, &root, "chat", false).await;
     assert_eq!(r.status(), 200);
-    assert_eq!(cache_header(&r).as_deref(), Some("miss"));
+    assert_eq!(cache_header(&r), Some("miss"));
     assert_eq!(upstream.calls(), 2);
 }

@@ -14,9 +14,8 @@ use bulkhead_gateway::{Config, Gateway};
 use bulkhead_observability::telemetry::{LogFormat, fmt_layer};
 use bulkhead_testkit::redis::RedisServer;
 use bulkhead_testkit::{MockUpstream, Step};
-use common::{JsonBody as _, client};
+use common::{client, get_text, key_hash, post_keyed, serve_router};
 use serde_json::json;
-use sha2::{Digest as _, Sha256};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt as _;
 
@@ -85,56 +84,34 @@ redis_url = "{}"
 
 [[keys]]
 name = "canary-team"
-hash = "sha256:{}"
+hash = "{}"
 "#,
         upstream.base_url(),
         redis.url(),
-        hex::encode(Sha256::digest(CLIENT_KEY.as_bytes()))
+        key_hash(CLIENT_KEY)
     );
     let config = Config::from_toml_str(&toml, "canary.toml").expect("config");
     let gateway = Gateway::build(&config).expect("gateway");
-    let router = gateway.router_with_metrics(metrics);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let root = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
+    let root = serve_router(gateway.router_with_metrics(metrics)).await;
 
     let http = client();
     let url = format!("{root}/v1/chat/completions");
     let chat = |stream: bool| json!({"model": "chat", "stream": stream, "messages": [{"role": "user", "content": PROMPT}]});
     let mut bodies = Vec::new();
-    let send = |key: &'static str, body: serde_json::Value| {
-        http.post(&url).bearer_auth(key).json_body(&body).send()
+    let send = async |key: &str, body: serde_json::Value| {
+        post_keyed(&http, &url, key, &body)
+            .await
+            .text()
+            .await
+            .expect("body")
     };
 
     // An answer (cached in Redis), the same again (a hit), a stream.
     upstream.push(Step::text("Nothing to see here."));
-    bodies.push(
-        send(CLIENT_KEY, chat(false))
-            .await
-            .expect("send")
-            .text()
-            .await
-            .expect("body"),
-    );
-    bodies.push(
-        send(CLIENT_KEY, chat(false))
-            .await
-            .expect("send")
-            .text()
-            .await
-            .expect("body"),
-    );
+    bodies.push(send(CLIENT_KEY, chat(false)).await);
+    bodies.push(send(CLIENT_KEY, chat(false)).await);
     upstream.push(Step::stream_text(&["Nothing ", "here ", "either."]));
-    bodies.push(
-        send(CLIENT_KEY, chat(true))
-            .await
-            .expect("send")
-            .text()
-            .await
-            .expect("body"),
-    );
+    bodies.push(send(CLIENT_KEY, chat(true)).await);
     // Upstream failures whose messages quote the provider's key. (An upstream's message is
     // passed to the client that made the request, keys scrubbed; it is never logged.)
     let quoting = format!("Incorrect API key provided: {PROVIDER_KEY}.");
@@ -142,24 +119,10 @@ hash = "sha256:{}"
         upstream.push(Step::error(status, &quoting));
         let mut fresh = chat(false);
         fresh["temperature"] = json!(f64::from(status) / 1000.0);
-        bodies.push(
-            send(CLIENT_KEY, fresh)
-                .await
-                .expect("send")
-                .text()
-                .await
-                .expect("body"),
-        );
+        bodies.push(send(CLIENT_KEY, fresh).await);
     }
     // A wrong key, a malformed body quoting the prompt, an unknown model.
-    bodies.push(
-        send(WRONG_KEY, chat(false))
-            .await
-            .expect("send")
-            .text()
-            .await
-            .expect("body"),
-    );
+    bodies.push(send(WRONG_KEY, chat(false)).await);
     let malformed = http
         .post(&url)
         .bearer_auth(CLIENT_KEY)
@@ -172,23 +135,9 @@ hash = "sha256:{}"
     bodies.push(malformed.text().await.expect("body"));
     let mut unknown = chat(false);
     unknown["model"] = json!("nope");
-    bodies.push(
-        send(CLIENT_KEY, unknown)
-            .await
-            .expect("send")
-            .text()
-            .await
-            .expect("body"),
-    );
+    bodies.push(send(CLIENT_KEY, unknown).await);
 
-    let scraped = http
-        .get(format!("{root}/metrics"))
-        .send()
-        .await
-        .expect("scrape")
-        .text()
-        .await
-        .expect("text");
+    let scraped = get_text(&http, &format!("{root}/metrics")).await;
 
     // Everything in Redis.
     let redis_cli = |args: &[&str]| {

@@ -12,7 +12,7 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use bulkhead_gateway::{Config, ProviderKind};
 use bulkhead_testkit::{MockUpstream, fixtures};
-use common::{JsonBody as _, JsonValue as _, chat_body, client, serve_toml};
+use common::{JsonValue as _, client, post_chat, serve_router, serve_toml};
 use serde_json::Value;
 
 fn parse(source: &str) -> Result<Config, String> {
@@ -156,12 +156,7 @@ targets = [{{ provider = "local", model = "llama3.2" }}]
     ))
     .await;
     for model in ["big", "small"] {
-        let response = client()
-            .post(format!("{url}/v1/chat/completions"))
-            .json_body(&chat_body(model, false))
-            .send()
-            .await
-            .expect("send");
+        let response = post_chat(&client(), &url, model, false).await;
         assert_eq!(response.status(), 200);
         assert_eq!(response.json_value().await["object"], "chat.completion");
     }
@@ -207,14 +202,7 @@ async fn azure_upstream() -> (String, Arc<Mutex<Vec<Seen>>>) {
             },
         ),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        axum::serve(listener, app).await.expect("serve");
-    });
-    (base, seen)
+    (serve_router(app).await, seen)
 }
 
 #[tokio::test]
@@ -234,12 +222,7 @@ targets = [{{ provider = "azure", model = "gpt4o-prod" }}]
 "#
     ))
     .await;
-    let response = client()
-        .post(format!("{url}/v1/chat/completions"))
-        .json_body(&chat_body("chat", false))
-        .send()
-        .await
-        .expect("send");
+    let response = post_chat(&client(), &url, "chat", false).await;
     assert_eq!(response.status(), 200);
     let body = response.json_value().await;
     assert_eq!(body["choices"][0]["message"]["content"], "from azure");

@@ -5,29 +5,15 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use bulkhead_gateway::serve::{self, LiveRouter};
+use bulkhead_gateway::serve::LiveRouter;
 use bulkhead_gateway::{Config, Gateway, ServerConfig};
-use common::{JsonBody as _, JsonValue as _, chat_body, client, error_object};
+use common::{JsonValue as _, client, error_object, post_chat, serve_live};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
 async fn serve_with(server: ServerConfig) -> String {
     let gateway = Gateway::build(&Config::embedded_default()).expect("gateway");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        serve::serve(
-            listener,
-            LiveRouter::new(gateway.router()),
-            &server,
-            std::future::pending(),
-        )
-        .await
-        .expect("serve");
-    });
-    addr.to_string()
+    serve_live(LiveRouter::new(gateway.router()), server).await
 }
 
 #[tokio::test]
@@ -89,15 +75,10 @@ async fn slowloris_connections_are_closed_at_the_header_timeout_while_traffic_fl
 
     // Meanwhile, normal requests all succeed.
     let http = client();
-    let url = format!("http://{addr}/v1/chat/completions");
+    let root = format!("http://{addr}");
     let mut ok = 0;
     while started.elapsed() < timeout {
-        let response = http
-            .post(&url)
-            .json_body(&chat_body("simulated", false))
-            .send()
-            .await
-            .expect("normal request");
+        let response = post_chat(&http, &root, "simulated", false).await;
         assert_eq!(response.status(), 200);
         ok += 1;
     }
@@ -112,12 +93,7 @@ async fn slowloris_connections_are_closed_at_the_header_timeout_while_traffic_fl
         assert!(closed_at.duration_since(started) < deadline);
     }
     // And the server still serves.
-    let response = http
-        .post(&url)
-        .json_body(&chat_body("simulated", false))
-        .send()
-        .await
-        .expect("after");
+    let response = post_chat(&http, &root, "simulated", false).await;
     assert_eq!(response.status(), 200);
 }
 
@@ -125,7 +101,8 @@ async fn slowloris_connections_are_closed_at_the_header_timeout_while_traffic_fl
 async fn deeply_nested_json_is_a_400_not_a_crash() {
     let addr = serve_with(ServerConfig::default()).await;
     let http = client();
-    let url = format!("http://{addr}/v1/chat/completions");
+    let root = format!("http://{addr}");
+    let url = format!("{root}/v1/chat/completions");
     let depth = 100_000;
     let body = format!(
         r#"{{"model":"simulated","messages":[{{"role":"user","content":"hi"}}],"metadata":{}{}}}"#,
@@ -143,11 +120,6 @@ async fn deeply_nested_json_is_a_400_not_a_crash() {
     let body = response.json_value().await;
     assert_eq!(error_object(&body)["code"], "invalid_request_body");
     // The process is fine.
-    let response = http
-        .post(&url)
-        .json_body(&chat_body("simulated", false))
-        .send()
-        .await
-        .expect("after");
+    let response = post_chat(&http, &root, "simulated", false).await;
     assert_eq!(response.status(), 200);
 }

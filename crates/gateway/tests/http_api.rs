@@ -6,7 +6,10 @@ use std::sync::Arc;
 
 use bulkhead_gateway::{Config, Gateway};
 use bulkhead_inference::{SimulatedConfig, SimulatedProvider};
-use common::{JsonBody as _, JsonValue as _, chat_body, client, data_lines, error_object, serve};
+use common::{
+    JsonBody as _, JsonValue as _, chat_body, client, data_lines, error_object, fetch, post_chat,
+    serve,
+};
 use serde_json::{Value, json};
 
 async fn default_gateway() -> String {
@@ -16,12 +19,7 @@ async fn default_gateway() -> String {
 #[tokio::test]
 async fn chat_answers_json_with_the_upstream_model_and_headers() {
     let url = default_gateway().await;
-    let response = client()
-        .post(format!("{url}/v1/chat/completions"))
-        .json_body(&chat_body("simulated", false))
-        .send()
-        .await
-        .expect("send");
+    let response = post_chat(&client(), &url, "simulated", false).await;
     assert_eq!(response.status(), 200);
     let headers = response.headers().clone();
     assert_eq!(headers["content-type"], "application/json");
@@ -133,12 +131,7 @@ async fn missing_or_empty_messages_are_400s() {
 async fn an_unknown_model_is_a_404_model_not_found() {
     let url = default_gateway().await;
     for stream in [false, true] {
-        let response = client()
-            .post(format!("{url}/v1/chat/completions"))
-            .json_body(&chat_body("gpt-9", stream))
-            .send()
-            .await
-            .expect("send");
+        let response = post_chat(&client(), &url, "gpt-9", stream).await;
         assert_eq!(response.status(), 404);
         let body: Value = response.json_value().await;
         let error = error_object(&body);
@@ -231,11 +224,8 @@ async fn request_ids_are_echoed_when_sane_and_generated_otherwise() {
 async fn models_lists_the_configured_names() {
     let url = default_gateway().await;
     let client = client();
-    let body: Value = client
-        .get(format!("{url}/v1/models"))
-        .send()
+    let body: Value = fetch(&client, &format!("{url}/v1/models"))
         .await
-        .expect("send")
         .json_value()
         .await;
     assert_eq!(body["object"], "list");
@@ -246,17 +236,9 @@ async fn models_lists_the_configured_names() {
     assert_eq!(data[0]["owned_by"], "bulkhead");
     assert!(data[0]["created"].is_u64());
 
-    let one = client
-        .get(format!("{url}/v1/models/simulated"))
-        .send()
-        .await
-        .expect("send");
+    let one = fetch(&client, &format!("{url}/v1/models/simulated")).await;
     assert_eq!(one.status(), 200);
-    let missing = client
-        .get(format!("{url}/v1/models/other"))
-        .send()
-        .await
-        .expect("send");
+    let missing = fetch(&client, &format!("{url}/v1/models/other")).await;
     assert_eq!(missing.status(), 404);
 }
 
@@ -294,19 +276,12 @@ async fn embeddings_are_served_by_the_simulated_provider() {
 async fn health_readiness_unknown_paths_and_methods() {
     let url = default_gateway().await;
     let client = client();
-    let health = client
-        .get(format!("{url}/healthz"))
-        .send()
-        .await
-        .expect("send");
+    let health = fetch(&client, &format!("{url}/healthz")).await;
     assert_eq!(health.status(), 200);
     assert_eq!(health.text().await.expect("text"), "ok");
 
-    let ready: Value = client
-        .get(format!("{url}/readyz"))
-        .send()
+    let ready: Value = fetch(&client, &format!("{url}/readyz"))
         .await
-        .expect("send")
         .json_value()
         .await;
     // The embedded default caches in memory, which is always reachable.
@@ -315,20 +290,12 @@ async fn health_readiness_unknown_paths_and_methods() {
         json!({"status": "ready", "cache": "ok", "limits": "ok"})
     );
 
-    let unknown = client
-        .get(format!("{url}/v1/nothing"))
-        .send()
-        .await
-        .expect("send");
+    let unknown = fetch(&client, &format!("{url}/v1/nothing")).await;
     assert_eq!(unknown.status(), 404);
     let body: Value = unknown.json_value().await;
     assert_eq!(error_object(&body)["code"], "unknown_url");
 
-    let wrong = client
-        .get(format!("{url}/v1/chat/completions"))
-        .send()
-        .await
-        .expect("send");
+    let wrong = fetch(&client, &format!("{url}/v1/chat/completions")).await;
     assert_eq!(wrong.status(), 405);
     let body: Value = wrong.json_value().await;
     assert_eq!(error_object(&body)["code"], "method_not_allowed");
@@ -345,23 +312,13 @@ async fn a_hand_built_gateway_serves_its_models() {
     let url = serve(&gateway).await;
     let client = client();
 
-    let response = client
-        .post(format!("{url}/v1/chat/completions"))
-        .json_body(&chat_body("mine", false))
-        .send()
-        .await
-        .expect("send");
+    let response = post_chat(&client, &url, "mine", false).await;
     assert_eq!(response.status(), 200);
     assert!(!response.headers().contains_key("x-bulkhead-provider"));
     let body: Value = response.json_value().await;
     assert_eq!(body["model"], "mine", "the name passes through unchanged");
 
-    let aliased = client
-        .post(format!("{url}/v1/chat/completions"))
-        .json_body(&chat_body("aliased", false))
-        .send()
-        .await
-        .expect("send");
+    let aliased = post_chat(&client, &url, "aliased", false).await;
     assert_eq!(aliased.headers()["x-bulkhead-provider"], "sim");
     let body: Value = aliased.json_value().await;
     assert_eq!(body["model"], "sim-7");

@@ -3,25 +3,25 @@
 
 mod common;
 
-use bulkhead_gateway::serve::{self, LiveRouter};
+use bulkhead_gateway::serve::LiveRouter;
 use bulkhead_gateway::{Config, Gateway, ServerConfig};
 use bulkhead_testkit::MockUpstream;
-use common::{JsonBody as _, JsonValue as _, chat_body, client, error_object};
-use sha2::{Digest as _, Sha256};
+use common::{
+    JsonBody as _, JsonValue as _, chat_body, client, error_object, fetch, key_hash, post_keyed,
+};
 
 const KEY_A: &str = "bh-team-a-0123456789";
 const KEY_B: &str = "bh-team-b-0123456789";
 const KEY_C: &str = "bh-team-c-0123456789";
 const PROVIDER_KEY: &str = "sk-provider-credential";
 
-fn hash(key: &str) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(key.as_bytes())))
-}
-
 /// A config with keys A (every model), B (only `other`) and, when `with_c`, C.
 fn config(upstream: &str, with_c: bool) -> Config {
     let c = if with_c {
-        format!("[[keys]]\nname = \"team-c\"\nhash = \"{}\"\n", hash(KEY_C))
+        format!(
+            "[[keys]]\nname = \"team-c\"\nhash = \"{}\"\n",
+            key_hash(KEY_C)
+        )
     } else {
         String::new()
     };
@@ -52,28 +52,18 @@ models = ["other"]
 
 {c}
 "#,
-        a = hash(KEY_A),
-        b = hash(KEY_B),
+        a = key_hash(KEY_A),
+        b = key_hash(KEY_B),
     );
     Config::from_toml_str(&toml, "keys.toml").expect("valid config")
 }
 
+/// Serve `router` with the production serve loop; returns its root URL.
 async fn serve_live(router: LiveRouter) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        serve::serve(
-            listener,
-            router,
-            &ServerConfig::default(),
-            std::future::pending(),
-        )
-        .await
-        .expect("serve");
-    });
-    format!("http://{addr}")
+    format!(
+        "http://{}",
+        common::serve_live(router, ServerConfig::default()).await
+    )
 }
 
 #[tokio::test]
@@ -86,13 +76,7 @@ async fn bad_absent_revoked_and_disallowed_keys_never_reach_the_upstream() {
     let http = client();
 
     // Key C works before it is revoked.
-    let ok = http
-        .post(&url)
-        .bearer_auth(KEY_C)
-        .json_body(&chat_body("chat", false))
-        .send()
-        .await
-        .expect("send");
+    let ok = post_keyed(&http, &url, KEY_C, &chat_body("chat", false)).await;
     assert_eq!(ok.status(), 200);
     assert_eq!(upstream.calls(), 1);
 
@@ -160,13 +144,7 @@ async fn bad_absent_revoked_and_disallowed_keys_never_reach_the_upstream() {
 
     // The allowed ones still work, and the upstream sees only the provider's credential.
     for (key, model) in [(KEY_A, "chat"), (KEY_B, "other")] {
-        let response = http
-            .post(&url)
-            .bearer_auth(key)
-            .json_body(&chat_body(model, false))
-            .send()
-            .await
-            .expect("send");
+        let response = post_keyed(&http, &url, key, &chat_body(model, false)).await;
         assert_eq!(response.status(), 200, "{key} on {model}");
     }
     let seen = upstream.requests();
@@ -194,19 +172,11 @@ async fn probes_and_model_lists_follow_the_rules_of_their_paths() {
     let http = client();
     // Probes need no key: load balancers and orchestrators call them.
     for probe in ["/healthz", "/readyz"] {
-        let response = http
-            .get(format!("{root}{probe}"))
-            .send()
-            .await
-            .expect("send");
+        let response = fetch(&http, &format!("{root}{probe}")).await;
         assert_eq!(response.status(), 200, "{probe}");
     }
     // The API does.
-    let response = http
-        .get(format!("{root}/v1/models"))
-        .send()
-        .await
-        .expect("send");
+    let response = fetch(&http, &format!("{root}/v1/models")).await;
     assert_eq!(response.status(), 401);
     let response = http
         .get(format!("{root}/v1/models"))

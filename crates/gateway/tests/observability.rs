@@ -8,7 +8,9 @@ mod common;
 
 use bulkhead_gateway::{Config, Gateway};
 use bulkhead_testkit::{MockUpstream, Step};
-use common::{JsonBody as _, JsonValue as _, client, data_lines};
+use common::{
+    JsonBody as _, JsonValue as _, client, data_lines, get_text, header, post_json, serve_router,
+};
 use serde_json::{Value, json};
 
 /// The sum of the samples of `name` whose labels include every pair of `labels`.
@@ -37,10 +39,7 @@ fn series_count(text: &str) -> usize {
 /// A JSON answer's `x-bulkhead-cost-usd` and `usage`.
 async fn json_answer(response: reqwest::Response) -> (f64, Value) {
     assert_eq!(response.status(), 200);
-    let cost: f64 = response
-        .headers()
-        .get("x-bulkhead-cost-usd")
-        .and_then(|v| v.to_str().ok())
+    let cost: f64 = header(&response, "x-bulkhead-cost-usd")
         .and_then(|v| v.parse().ok())
         .expect("x-bulkhead-cost-usd");
     let body = response.json_value().await;
@@ -107,13 +106,13 @@ output = 2.0
     let root = serve_router(gateway.router_with_metrics(handle.clone())).await;
     let url = format!("{root}/v1/chat/completions");
     let http = client();
-    let ask = |prompt: &str, stream: bool| {
+    let ask = async |prompt: &str, stream: bool| {
         let mut body = json!({"model": "chat", "messages": [{"role": "user", "content": prompt}]});
         if stream {
             body["stream"] = json!(true);
             body["stream_options"] = json!({"include_usage": true});
         }
-        http.post(&url).json_body(&body).send()
+        post_json(&http, &url, &body).await
     };
     let mut seen = Seen {
         input: 0,
@@ -123,45 +122,36 @@ output = 2.0
 
     // Three plain successes.
     for i in 0..3 {
-        let r = ask(&format!("question {i}"), false).await.expect("send");
+        let r = ask(&format!("question {i}"), false).await;
         let (cost, usage) = json_answer(r).await;
         cost_headers += cost;
         seen.add(&usage);
     }
     // One retried: a 500, then an answer.
     primary.push(Step::error(500, "boom"));
-    let r = ask("retried", false).await.expect("send");
-    assert_eq!(
-        r.headers().get("x-bulkhead-attempts").map(|v| v.as_bytes()),
-        Some(&b"2"[..])
-    );
+    let r = ask("retried", false).await;
+    assert_eq!(header(&r, "x-bulkhead-attempts"), Some("2"));
     let (cost, usage) = json_answer(r).await;
     cost_headers += cost;
     seen.add(&usage);
     // One that falls back: both attempts on the primary fail, the backup answers.
     primary.push(Step::error(500, "boom"));
     primary.push(Step::error(500, "boom"));
-    let r = ask("fell back", false).await.expect("send");
-    assert_eq!(
-        r.headers().get("x-bulkhead-provider").map(|v| v.as_bytes()),
-        Some(&b"backup"[..])
-    );
+    let r = ask("fell back", false).await;
+    assert_eq!(header(&r, "x-bulkhead-provider"), Some("backup"));
     let (cost, usage) = json_answer(r).await;
     cost_headers += cost;
     seen.add(&usage);
     // Two cache hits: free, and no upstream call.
     for _ in 0..2 {
-        let r = ask("question 0", false).await.expect("send");
-        assert_eq!(
-            r.headers().get("x-bulkhead-cache").map(|v| v.as_bytes()),
-            Some(&b"hit"[..])
-        );
+        let r = ask("question 0", false).await;
+        assert_eq!(header(&r, "x-bulkhead-cache"), Some("hit"));
         let (cost, _) = json_answer(r).await;
         assert_eq!(cost, 0.0, "a cache hit costs nothing");
     }
     // Two streams, with usage.
     for i in 0..2 {
-        let r = ask(&format!("stream {i}"), true).await.expect("send");
+        let r = ask(&format!("stream {i}"), true).await;
         assert_eq!(r.status(), 200);
         let text = r.text().await.expect("body");
         let lines = data_lines(&text);
@@ -179,14 +169,8 @@ output = 2.0
 
     // The recorder applies stream metrics as the stream ends, just after the client read it.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let text = http
-        .get(format!("{root}/metrics"))
-        .send()
-        .await
-        .expect("scrape")
-        .text()
-        .await
-        .expect("text");
+    let metrics = format!("{root}/metrics");
+    let text = get_text(&http, &metrics).await;
 
     let requests = |outcome| {
         sample(
@@ -262,14 +246,7 @@ output = 2.0
             .expect("send");
         assert_eq!(r.status(), 200);
     }
-    let after = http
-        .get(format!("{root}/metrics"))
-        .send()
-        .await
-        .expect("scrape")
-        .text()
-        .await
-        .expect("text");
+    let after = get_text(&http, &metrics).await;
     assert_eq!(series_count(&after), before, "new series appeared");
     assert_eq!(
         sample(
@@ -281,15 +258,4 @@ output = 2.0
     );
     assert!(!after.contains("req-1"), "a request id became a label");
     assert!(!after.contains("user-1"), "a user became a label");
-}
-
-async fn serve_router(router: axum::Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        axum::serve(listener, router).await.expect("serve");
-    });
-    format!("http://{addr}")
 }

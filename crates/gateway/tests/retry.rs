@@ -12,7 +12,7 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use bulkhead_testkit::{MockUpstream, Step};
-use common::{JsonBody as _, JsonValue as _, chat_body, client, error_object, serve_toml};
+use common::{JsonValue as _, client, error_object, post_chat, serve_toml};
 
 use futures_util::StreamExt as _;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
@@ -95,12 +95,7 @@ struct Answer {
 }
 
 async fn ask(url: &str, stream: bool) -> Answer {
-    let response = http()
-        .post(format!("{url}/v1/chat/completions"))
-        .json_body(&chat_body("chat", stream))
-        .send()
-        .await
-        .expect("send");
+    let response = post_chat(http(), url, "chat", stream).await;
     let status = response.status().as_u16();
     let attempts = response
         .headers()
@@ -241,12 +236,7 @@ async fn attempts_header_counts_every_upstream_call_on_answers_and_errors() {
     assert_eq!(upstream.calls() - before, 3);
     assert_eq!(answer.attempts, Some(3));
     // A request that never reaches a model has no count to report.
-    let response = client()
-        .post(format!("{url}/v1/chat/completions"))
-        .json_body(&chat_body("no-such-model", false))
-        .send()
-        .await
-        .expect("send");
+    let response = post_chat(&client(), &url, "no-such-model", false).await;
     assert_eq!(response.status(), 404);
     assert!(response.headers().get("x-bulkhead-attempts").is_none());
 }

@@ -11,7 +11,7 @@ use bulkhead_core::{
 use bulkhead_gateway::{Config, Gateway, ModelRoute, StrategyKind};
 use bulkhead_orchestration::{Route, Router, Routes, Target};
 use bulkhead_testkit::{MockUpstream, Step};
-use common::{JsonBody as _, JsonValue as _, chat_body, client, data_lines, serve, serve_toml};
+use common::{JsonValue as _, client, data_lines, post_chat, serve, serve_toml};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -53,12 +53,7 @@ max_attempts = 1
         if i % 10 < 3 {
             primary.push(Step::error(503, "busy"));
         }
-        let response = client
-            .post(format!("{url}/v1/chat/completions"))
-            .json_body(&chat_body("chat", false))
-            .send()
-            .await
-            .expect("send");
+        let response = post_chat(&client, &url, "chat", false).await;
         assert_eq!(response.status(), 200);
         let expected = if i % 10 < 3 {
             ("backup", "big")
@@ -106,12 +101,7 @@ max_attempts = 1
     .await;
     a.push(Step::error(500, "boom"));
     b.push(Step::error(503, "busy"));
-    let response = client()
-        .post(format!("{url}/v1/chat/completions"))
-        .json_body(&chat_body("chat", false))
-        .send()
-        .await
-        .expect("send");
+    let response = post_chat(&client(), &url, "chat", false).await;
     assert_eq!(response.status(), 503);
     let body: Value = response.json_value().await;
     let message = body["error"]["message"].as_str().unwrap_or_default();
@@ -172,12 +162,7 @@ async fn a_stream_cut_after_five_chunks_ends_with_an_error_event_and_no_done_eve
     let url = serve(&gateway).await;
     let client = client();
     for _ in 0..1000 {
-        let response = client
-            .post(format!("{url}/v1/chat/completions"))
-            .json_body(&chat_body("chat", true))
-            .send()
-            .await
-            .expect("send");
+        let response = post_chat(&client, &url, "chat", true).await;
         assert_eq!(response.status(), 200);
         assert!(
             response.headers()["x-bulkhead-provider"]

@@ -11,7 +11,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use bulkhead_testkit::{MockUpstream, Step};
-use common::{JsonBody as _, JsonValue as _, chat_body, client, error_object, serve_toml};
+use common::{JsonValue as _, client, error_object, post_chat, serve_toml};
 use serde_json::Value;
 
 /// A gateway with model `chat` over providers `a` and `b` (round robin, retries off) and the
@@ -62,12 +62,7 @@ struct Answer {
 
 async fn ask(http: &reqwest::Client, url: &str) -> Answer {
     let started = Instant::now();
-    let response = http
-        .post(format!("{url}/v1/chat/completions"))
-        .json_body(&chat_body("chat", false))
-        .send()
-        .await
-        .expect("send");
+    let response = post_chat(http, url, "chat", false).await;
     let header = |name: &str| {
         response
             .headers()

@@ -11,7 +11,7 @@ use bulkhead_core::{
     async_trait,
 };
 use bulkhead_gateway::Gateway;
-use common::{JsonBody as _, chat_body, client, data_lines, error_object, serve};
+use common::{client, data_lines, error_object, post_chat, serve};
 use futures_util::StreamExt as _;
 use serde_json::{Value, json};
 
@@ -92,12 +92,7 @@ async fn serve_script(script: Script) -> (String, Arc<AtomicBool>) {
 #[tokio::test]
 async fn a_client_that_goes_away_releases_the_upstream_stream() {
     let (url, dropped) = serve_script(Script::Endless).await;
-    let response = client()
-        .post(format!("{url}/v1/chat/completions"))
-        .json_body(&chat_body("scripted", true))
-        .send()
-        .await
-        .expect("send");
+    let response = post_chat(&client(), &url, "scripted", true).await;
     assert_eq!(response.status(), 200);
     let mut body = response.bytes_stream();
     let first = body.next().await.expect("a frame").expect("bytes");
@@ -116,12 +111,7 @@ async fn a_client_that_goes_away_releases_the_upstream_stream() {
 #[tokio::test]
 async fn an_empty_stream_is_a_complete_answer() {
     let (url, _) = serve_script(Script::Empty).await;
-    let response = client()
-        .post(format!("{url}/v1/chat/completions"))
-        .json_body(&chat_body("scripted", true))
-        .send()
-        .await
-        .expect("send");
+    let response = post_chat(&client(), &url, "scripted", true).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.expect("body"), "data: [DONE]\n\n");
 }
@@ -129,12 +119,7 @@ async fn an_empty_stream_is_a_complete_answer() {
 #[tokio::test]
 async fn an_error_after_chunks_is_the_last_event_and_done_never_comes() {
     let (url, dropped) = serve_script(Script::FailAfterTwo).await;
-    let response = client()
-        .post(format!("{url}/v1/chat/completions"))
-        .json_body(&chat_body("scripted", true))
-        .send()
-        .await
-        .expect("send");
+    let response = post_chat(&client(), &url, "scripted", true).await;
     assert_eq!(response.status(), 200);
     let body = response.text().await.expect("body");
     let lines = data_lines(&body);

@@ -6,9 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use bulkhead_testkit::{MockUpstream, Step, refused_url};
-use common::{
-    JsonBody as _, JsonValue as _, chat_body, client, data_lines, error_object, serve_upstream,
-};
+use common::{JsonValue as _, client, data_lines, error_object, post_chat, serve_upstream};
 use serde_json::Value;
 
 const TIMEOUTS: &str = "connect_ms = 1000, first_token_ms = 300, idle_ms = 2000, total_ms = 10000";
@@ -17,12 +15,7 @@ const TIMEOUTS: &str = "connect_ms = 1000, first_token_ms = 300, idle_ms = 2000,
 async fn a_refused_connection_is_a_502() {
     let url = serve_upstream(&refused_url(), TIMEOUTS).await;
     for stream in [false, true] {
-        let response = client()
-            .post(format!("{url}/v1/chat/completions"))
-            .json_body(&chat_body("chat", stream))
-            .send()
-            .await
-            .expect("send");
+        let response = post_chat(&client(), &url, "chat", stream).await;
         assert_eq!(response.status(), 502, "stream={stream}");
         assert_eq!(response.headers()["x-bulkhead-provider"], "mock");
         assert_eq!(response.headers()["x-bulkhead-model"], "mock-model");
@@ -41,12 +34,7 @@ async fn a_hanging_upstream_is_a_504_after_the_first_token_timeout() {
     for stream in [false, true] {
         upstream.push(Step::Hang);
         let started = Instant::now();
-        let response = client()
-            .post(format!("{url}/v1/chat/completions"))
-            .json_body(&chat_body("chat", stream))
-            .send()
-            .await
-            .expect("send");
+        let response = post_chat(&client(), &url, "chat", stream).await;
         let elapsed = started.elapsed();
         assert_eq!(response.status(), 504, "stream={stream}");
         assert!(
@@ -66,12 +54,7 @@ async fn an_upstream_429_keeps_its_retry_after() {
     let url = serve_upstream(&upstream.base_url(), TIMEOUTS).await;
     for stream in [false, true] {
         upstream.push(Step::rate_limited(7));
-        let response = client()
-            .post(format!("{url}/v1/chat/completions"))
-            .json_body(&chat_body("chat", stream))
-            .send()
-            .await
-            .expect("send");
+        let response = post_chat(&client(), &url, "chat", stream).await;
         assert_eq!(response.status(), 429, "stream={stream}");
         assert_eq!(response.headers()["retry-after"], "7");
         assert_eq!(response.headers()["x-bulkhead-provider"], "mock");
@@ -87,12 +70,7 @@ async fn a_stream_cut_midway_ends_with_an_error_event_and_no_done() {
     let upstream = MockUpstream::start().await;
     let url = serve_upstream(&upstream.base_url(), TIMEOUTS).await;
     upstream.push(Step::StreamCut { after_chunks: 2 });
-    let response = client()
-        .post(format!("{url}/v1/chat/completions"))
-        .json_body(&chat_body("chat", true))
-        .send()
-        .await
-        .expect("send");
+    let response = post_chat(&client(), &url, "chat", true).await;
     assert_eq!(response.status(), 200);
     let body = response.text().await.expect("the body ends cleanly");
     let lines = data_lines(&body);
@@ -114,12 +92,7 @@ async fn the_upstream_gets_the_upstream_model_and_the_client_its_answer() {
     let upstream = MockUpstream::start().await;
     let url = serve_upstream(&upstream.base_url(), TIMEOUTS).await;
     upstream.push(Step::text("hello there"));
-    let response = client()
-        .post(format!("{url}/v1/chat/completions"))
-        .json_body(&chat_body("chat", false))
-        .send()
-        .await
-        .expect("send");
+    let response = post_chat(&client(), &url, "chat", false).await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json_value().await;
     assert_eq!(body["choices"][0]["message"]["content"], "hello there");
@@ -129,12 +102,8 @@ async fn the_upstream_gets_the_upstream_model_and_the_client_its_answer() {
     assert_eq!(sent["model"], "mock-model");
 
     upstream.push(Step::stream_text(&["Hel", "lo"]));
-    let body = client()
-        .post(format!("{url}/v1/chat/completions"))
-        .json_body(&chat_body("chat", true))
-        .send()
+    let body = post_chat(&client(), &url, "chat", true)
         .await
-        .expect("send")
         .text()
         .await
         .expect("body");
@@ -155,12 +124,7 @@ async fn upstream_credential_errors_are_502s_that_blame_the_gateway() {
             status,
             "Incorrect API key provided: sk-sec***own",
         ));
-        let response = client()
-            .post(format!("{url}/v1/chat/completions"))
-            .json_body(&chat_body("chat", false))
-            .send()
-            .await
-            .expect("send");
+        let response = post_chat(&client(), &url, "chat", false).await;
         assert_eq!(response.status(), 502, "upstream {status}");
         let body: Value = response.json_value().await;
         let error = error_object(&body);
@@ -181,12 +145,7 @@ async fn an_upstream_400_passes_through_as_a_400() {
     let upstream = MockUpstream::start().await;
     let url = serve_upstream(&upstream.base_url(), TIMEOUTS).await;
     upstream.push(Step::error(400, "Invalid value for 'temperature'"));
-    let response = client()
-        .post(format!("{url}/v1/chat/completions"))
-        .json_body(&chat_body("chat", false))
-        .send()
-        .await
-        .expect("send");
+    let response = post_chat(&client(), &url, "chat", false).await;
     assert_eq!(response.status(), 400);
     let body: Value = response.json_value().await;
     let error = error_object(&body);

@@ -3,11 +3,13 @@
 #![allow(dead_code, unreachable_pub, async_fn_in_trait)]
 
 use axum::serve::ListenerExt as _;
-use bulkhead_gateway::{Config, Gateway};
+use bulkhead_gateway::serve::LiveRouter;
+use bulkhead_gateway::{Config, Gateway, ServerConfig};
 use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
 
-/// Serve `gateway` on `127.0.0.1:0`; returns its root URL (`http://127.0.0.1:PORT`).
-pub async fn serve(gateway: &Gateway) -> String {
+/// Serve `router` on `127.0.0.1:0` with axum; returns its root URL (`http://127.0.0.1:PORT`).
+pub async fn serve_router(router: axum::Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind loopback");
@@ -15,11 +17,35 @@ pub async fn serve(gateway: &Gateway) -> String {
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    let app = gateway.router();
     tokio::spawn(async move {
-        axum::serve(listener, app).await.expect("serve");
+        axum::serve(listener, router).await.expect("serve");
     });
     format!("http://{addr}")
+}
+
+/// Serve `gateway` on `127.0.0.1:0`; returns its root URL (`http://127.0.0.1:PORT`).
+pub async fn serve(gateway: &Gateway) -> String {
+    serve_router(gateway.router()).await
+}
+
+/// Serve `router` with the gateway's own serve loop (its `server` settings, no shutdown) on
+/// `127.0.0.1:0`; returns the bound address (`127.0.0.1:PORT`).
+pub async fn serve_live(router: LiveRouter, server: ServerConfig) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("bound address");
+    tokio::spawn(async move {
+        bulkhead_gateway::serve::serve(listener, router, &server, std::future::pending())
+            .await
+            .expect("serve");
+    });
+    addr.to_string()
+}
+
+/// How a `[[keys]]` entry stores a client key: `sha256:` and the hex SHA-256 of the key.
+pub fn key_hash(key: &str) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(key.as_bytes())))
 }
 
 /// Build a gateway from TOML and serve it.
@@ -63,6 +89,52 @@ pub fn chat_body(model: &str, stream: bool) -> Value {
         "messages": [{"role": "user", "content": "Say hello"}],
         "stream": stream,
     })
+}
+
+/// POST `body` as JSON to `url`.
+pub async fn post_json(http: &reqwest::Client, url: &str, body: &Value) -> reqwest::Response {
+    http.post(url).json_body(body).send().await.expect("send")
+}
+
+/// POST `body` as JSON to `url` with `key` as the bearer API key.
+pub async fn post_keyed(
+    http: &reqwest::Client,
+    url: &str,
+    key: &str,
+    body: &Value,
+) -> reqwest::Response {
+    http.post(url)
+        .bearer_auth(key)
+        .json_body(body)
+        .send()
+        .await
+        .expect("send")
+}
+
+/// POST `chat_body(model, stream)` to the gateway at `root`'s `/v1/chat/completions`.
+pub async fn post_chat(
+    http: &reqwest::Client,
+    root: &str,
+    model: &str,
+    stream: bool,
+) -> reqwest::Response {
+    let url = format!("{root}/v1/chat/completions");
+    post_json(http, &url, &chat_body(model, stream)).await
+}
+
+/// GET `url`.
+pub async fn fetch(http: &reqwest::Client, url: &str) -> reqwest::Response {
+    http.get(url).send().await.expect("send")
+}
+
+/// GET `url` and read the body as text (a `/metrics` scrape, say).
+pub async fn get_text(http: &reqwest::Client, url: &str) -> String {
+    fetch(http, url).await.text().await.expect("body")
+}
+
+/// The value of header `name`, when present and visible ASCII.
+pub fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
 /// The `data:` payloads of an SSE body, in order.
