@@ -5,33 +5,13 @@ mod common;
 
 use bulkhead_testkit::{MockUpstream, Step};
 use common::{
-    JsonBody as _, JsonValue as _, chat_body, client, data_lines, header, key_hash, post_chat,
-    serve_toml,
+    JsonBody as _, JsonValue as _, chat_body, client, data_lines, header, key_hash, mock_toml,
+    post_chat, serve_toml,
 };
 
 async fn gateway(upstream: &MockUpstream, keys: &str) -> String {
-    serve_toml(&format!(
-        r#"
-[[providers]]
-name = "mock"
-kind = "openai"
-base_url = "{}"
-
-[[models]]
-name = "chat"
-targets = [{{ provider = "mock", model = "mock-model" }}]
-
-[retry]
-max_attempts = 1
-
-[cache]
-ttl_secs = 60
-
-{keys}
-"#,
-        upstream.base_url()
-    ))
-    .await
+    let base = mock_toml(&upstream.base_url(), "");
+    serve_toml(&format!("{base}\n[cache]\nttl_secs = 60\n\n{keys}\n")).await
 }
 
 fn cache_header(response: &reqwest::Response) -> Option<&str> {

@@ -14,7 +14,7 @@ use bulkhead_gateway::{Config, Gateway};
 use bulkhead_observability::telemetry::{LogFormat, fmt_layer};
 use bulkhead_testkit::redis::RedisServer;
 use bulkhead_testkit::{MockUpstream, Step};
-use common::{client, get_text, key_hash, post_keyed, serve_router};
+use common::{client, get_text, key_hash, mock_toml, post_keyed, serve_router};
 use serde_json::json;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -65,20 +65,7 @@ async fn canaries_appear_nowhere() {
 
     let upstream = MockUpstream::start().await;
     let toml = format!(
-        r#"
-[[providers]]
-name = "mock"
-kind = "openai"
-base_url = "{}"
-api_key = "{PROVIDER_KEY}"
-
-[[models]]
-name = "chat"
-targets = [{{ provider = "mock", model = "mock-model" }}]
-
-[retry]
-max_attempts = 1
-
+        r#"{}
 [cache]
 redis_url = "{}"
 
@@ -86,7 +73,10 @@ redis_url = "{}"
 name = "canary-team"
 hash = "{}"
 "#,
-        upstream.base_url(),
+        mock_toml(
+            &upstream.base_url(),
+            &format!("api_key = \"{PROVIDER_KEY}\"")
+        ),
         redis.url(),
         key_hash(CLIENT_KEY)
     );

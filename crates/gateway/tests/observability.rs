@@ -9,7 +9,8 @@ mod common;
 use bulkhead_gateway::{Config, Gateway};
 use bulkhead_testkit::{MockUpstream, Step};
 use common::{
-    JsonBody as _, JsonValue as _, client, data_lines, get_text, header, post_json, serve_router,
+    JsonBody as _, JsonValue as _, client, data_lines, fallback_toml, get_text, header, post_json,
+    serve_router,
 };
 use serde_json::{Value, json};
 
@@ -66,26 +67,7 @@ async fn metrics_equal_what_the_mock_and_the_client_saw() {
     let primary = MockUpstream::start().await;
     let backup = MockUpstream::start().await;
     let toml = format!(
-        r#"
-[[providers]]
-name = "primary"
-kind = "openai"
-base_url = "{}"
-
-[[providers]]
-name = "backup"
-kind = "openai"
-base_url = "{}"
-
-[[models]]
-name = "chat"
-targets = [{{ provider = "primary", model = "mock-model" }}]
-fallbacks = ["chat-backup"]
-
-[[models]]
-name = "chat-backup"
-targets = [{{ provider = "backup", model = "mock-model" }}]
-
+        r#"{}
 [retry]
 max_attempts = 2
 initial_backoff_ms = 1
@@ -98,8 +80,10 @@ enabled = true
 input = 1.0
 output = 2.0
 "#,
-        primary.base_url(),
-        backup.base_url()
+        fallback_toml(
+            (&primary.base_url(), "mock-model"),
+            (&backup.base_url(), "mock-model")
+        )
     );
     let config = Config::from_toml_str(&toml, "metrics.toml").expect("config");
     let gateway = Gateway::build(&config).expect("gateway");

@@ -11,41 +11,16 @@ use bulkhead_core::{
 use bulkhead_gateway::{Config, Gateway, ModelRoute, StrategyKind};
 use bulkhead_orchestration::{Route, Router, Routes, Target};
 use bulkhead_testkit::{MockUpstream, Step};
-use common::{JsonValue as _, client, data_lines, post_chat, serve, serve_toml};
+use common::{JsonValue as _, client, data_lines, fallback_toml, post_chat, serve, serve_toml};
 use serde_json::{Value, json};
 
 #[tokio::test]
 async fn a_failing_primary_falls_back_and_headers_name_the_deployment_that_answered() {
     let primary = MockUpstream::start().await;
     let backup = MockUpstream::start().await;
-    let url = serve_toml(&format!(
-        r#"
-[[providers]]
-name = "primary"
-kind = "openai"
-base_url = "{}"
-
-[[providers]]
-name = "backup"
-kind = "openai"
-base_url = "{}"
-
-[[models]]
-name = "chat"
-targets = [{{ provider = "primary", model = "small" }}]
-fallbacks = ["chat-backup"]
-
-[[models]]
-name = "chat-backup"
-targets = [{{ provider = "backup", model = "big" }}]
-# Retries off: this test is about what the router does when a deployment fails.
-[retry]
-max_attempts = 1
-"#,
-        primary.base_url(),
-        backup.base_url()
-    ))
-    .await;
+    let deployments = fallback_toml((&primary.base_url(), "small"), (&backup.base_url(), "big"));
+    // Retries off: this test is about what the router does when a deployment fails.
+    let url = serve_toml(&format!("{deployments}[retry]\nmax_attempts = 1\n")).await;
     let client = client();
     let mut served = 0;
     for i in 0..200 {

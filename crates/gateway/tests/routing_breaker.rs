@@ -86,6 +86,22 @@ async fn ask(http: &reqwest::Client, url: &str) -> Answer {
     }
 }
 
+/// Check that `answer` is a 503 `overloaded_error` whose Retry-After is the minute the
+/// circuits stay open (58 to 60 s left); returns its error object.
+fn overloaded_for_about_a_minute(answer: &Answer) -> &Value {
+    assert_eq!(answer.status, 503, "{}", answer.body);
+    let error = error_object(&answer.body);
+    assert_eq!(error["type"], "overloaded_error");
+    let retry_after: u64 = answer
+        .retry_after
+        .as_deref()
+        .expect("Retry-After")
+        .parse()
+        .expect("seconds");
+    assert!((58..=60).contains(&retry_after), "{retry_after}");
+    error
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_open_circuit_is_skipped_without_waiting_and_probed_again_after_open_secs() {
     let healthy = MockUpstream::start().await;
@@ -170,9 +186,7 @@ async fn every_circuit_open_and_no_fallback_is_a_503_saying_so_without_calling_u
     // The next request meets both circuits open: each answers at once with its retry-after,
     // which the client gets too.
     let answer = ask(&http, &url).await;
-    assert_eq!(answer.status, 503, "{}", answer.body);
-    let error = error_object(&answer.body);
-    assert_eq!(error["type"], "overloaded_error");
+    let error = overloaded_for_about_a_minute(&answer);
     let message = error["message"].as_str().expect("message");
     assert!(
         message.starts_with("no healthy deployment for model `chat`: tried "),
@@ -183,34 +197,18 @@ async fn every_circuit_open_and_no_fallback_is_a_503_saying_so_without_calling_u
             && message.contains("provider `b` (model-b: circuit_open)"),
         "{message}"
     );
-    let retry_after: u64 = answer
-        .retry_after
-        .as_deref()
-        .expect("Retry-After")
-        .parse()
-        .expect("seconds");
-    assert!((58..=60).contains(&retry_after), "{retry_after}");
     assert_eq!(answer.attempts.as_deref(), Some("0"));
 
     // From then on the router skips both without asking them, says so, and says when to
     // come back.
     for _ in 0..5 {
         let answer = ask(&http, &url).await;
-        assert_eq!(answer.status, 503, "{}", answer.body);
-        let error = error_object(&answer.body);
-        assert_eq!(error["type"], "overloaded_error");
+        let error = overloaded_for_about_a_minute(&answer);
         assert_eq!(
             error["message"],
             "no healthy deployment for model `chat`: skipped provider `a` (model-a: cooling \
              down), provider `b` (model-b: cooling down)"
         );
-        let retry_after: u64 = answer
-            .retry_after
-            .as_deref()
-            .expect("Retry-After")
-            .parse()
-            .expect("seconds");
-        assert!((58..=60).contains(&retry_after), "{retry_after}");
         assert!(
             answer.took < Duration::from_millis(200),
             "{:?}",

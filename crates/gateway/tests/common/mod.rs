@@ -48,6 +48,37 @@ pub fn key_hash(key: &str) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(key.as_bytes())))
 }
 
+/// TOML for model `chat`, served as `primary_model` by the OpenAI-compatible provider `primary`
+/// at `primary_url`, falling back to model `chat-backup`, served as `backup_model` by provider
+/// `backup` at `backup_url`. Sections may follow.
+pub fn fallback_toml(
+    (primary_url, primary_model): (&str, &str),
+    (backup_url, backup_model): (&str, &str),
+) -> String {
+    format!(
+        r#"
+[[providers]]
+name = "primary"
+kind = "openai"
+base_url = "{primary_url}"
+
+[[providers]]
+name = "backup"
+kind = "openai"
+base_url = "{backup_url}"
+
+[[models]]
+name = "chat"
+targets = [{{ provider = "primary", model = "{primary_model}" }}]
+fallbacks = ["chat-backup"]
+
+[[models]]
+name = "chat-backup"
+targets = [{{ provider = "backup", model = "{backup_model}" }}]
+"#
+    )
+}
+
 /// Build a gateway from TOML and serve it.
 pub async fn serve_toml(toml: &str) -> String {
     let config = Config::from_toml_str(toml, "test.toml").expect("valid test config");
@@ -58,14 +89,20 @@ pub async fn serve_toml(toml: &str) -> String {
 /// retries off, so one scripted upstream answer is the one the client sees (retries are
 /// tested in `retry.rs`).
 pub async fn serve_upstream(base_url: &str, timeouts: &str) -> String {
-    serve_toml(&format!(
+    let provider = format!("api_key = \"sk-secret-never-shown\"\ntimeouts = {{ {timeouts} }}");
+    serve_toml(&mock_toml(base_url, &provider)).await
+}
+
+/// TOML for one model `chat` served as `mock-model` by an OpenAI-compatible provider `mock` at
+/// `base_url` (with `provider` lines added to its table), retries off. Sections may follow.
+pub fn mock_toml(base_url: &str, provider: &str) -> String {
+    format!(
         r#"
 [[providers]]
 name = "mock"
 kind = "openai"
 base_url = "{base_url}"
-api_key = "sk-secret-never-shown"
-timeouts = {{ {timeouts} }}
+{provider}
 
 [[models]]
 name = "chat"
@@ -74,8 +111,7 @@ targets = [{{ provider = "mock", model = "mock-model" }}]
 [retry]
 max_attempts = 1
 "#
-    ))
-    .await
+    )
 }
 
 pub fn client() -> reqwest::Client {
