@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{free_addr, parse, request, start, wait_healthy};
+use common::{config_file, parse, request, start_healthy};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
@@ -43,12 +43,8 @@ fn rewrite(path: &Path, text: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_100_open_streams_finish_then_exits_0() {
     const STREAMS: usize = 100;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("bulkhead.toml");
-    std::fs::write(&path, config(&["chat"], "", true)).expect("write config");
-    let addr = free_addr();
-    let mut server = start(&path, addr);
-    wait_healthy(&mut server, addr).await;
+    let (_dir, path) = config_file(&config(&["chat"], "", true));
+    let (mut server, addr) = start_healthy(&path).await;
 
     // 30 tokens at 40 tokens/s: each stream lasts about 0.75 s.
     let body = r#"{"model":"chat","stream":true,"max_tokens":30,"messages":[{"role":"user","content":"Tell me a story"}]}"#;
@@ -124,12 +120,8 @@ async fn sigterm_lets_100_open_streams_finish_then_exits_0() {
 async fn config_rewrites_under_load_fail_no_request_and_apply_within_a_second() {
     const WORKERS: usize = 8;
     const REWRITES: usize = 10;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("bulkhead.toml");
-    std::fs::write(&path, config(&["chat"], "", false)).expect("write config");
-    let addr = free_addr();
-    let mut server = start(&path, addr);
-    wait_healthy(&mut server, addr).await;
+    let (_dir, path) = config_file(&config(&["chat"], "", false));
+    let (_server, addr) = start_healthy(&path).await;
 
     // Steady load on `chat`, which every version of the config serves.
     let stop = Arc::new(AtomicBool::new(false));

@@ -10,12 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bulkhead_testkit::redis::RedisServer;
-use common::{Server, free_addr, request, start, wait_healthy};
-use sha2::{Digest as _, Sha256};
-
-fn hash(key: &str) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(key.as_bytes())))
-}
+use common::{Server, config_file, key_hash, request, start_healthy};
 
 fn config(redis: &str) -> String {
     format!(
@@ -43,8 +38,8 @@ rpm = 600
 name = "free"
 hash = "{free}"
 "#,
-        limited = hash("bh-limited"),
-        free = hash("bh-free"),
+        limited = key_hash("bh-limited"),
+        free = key_hash("bh-free"),
     )
 }
 
@@ -55,20 +50,13 @@ struct Replicas {
 }
 
 async fn two_replicas(redis: &RedisServer) -> Replicas {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("bulkhead.toml");
-    std::fs::write(&path, config(&redis.url())).expect("write config");
-    let addrs = [free_addr(), free_addr()];
-    let mut servers = Vec::new();
-    for addr in addrs {
-        let mut server = start(&path, addr);
-        wait_healthy(&mut server, addr).await;
-        servers.push(server);
-    }
+    let (dir, path) = config_file(&config(&redis.url()));
+    let (a, addr_a) = start_healthy(&path).await;
+    let (b, addr_b) = start_healthy(&path).await;
     Replicas {
         _dir: dir,
-        _servers: servers,
-        addrs,
+        _servers: vec![a, b],
+        addrs: [addr_a, addr_b],
     }
 }
 
@@ -81,6 +69,11 @@ async fn ask(addr: SocketAddr, key: &str, body: &str, extra: &[(&str, &str)]) ->
     let mut headers = vec![("authorization", auth.as_str())];
     headers.extend_from_slice(extra);
     request(addr, "POST", "/v1/chat/completions", &headers, body).await
+}
+
+/// A `hi` with `key` that neither reads nor writes the cache.
+async fn ask_uncached(addr: SocketAddr, key: &str) -> common::Answer {
+    ask(addr, key, &chat("hi"), &[("cache-control", "no-store")]).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -129,13 +122,7 @@ async fn rpm_600_holds_across_both_replicas_while_another_key_runs_free() {
         let addr = replicas.addrs[(i % 2) as usize];
         let (admitted, limited) = (admitted.clone(), limited.clone());
         tasks.push(tokio::spawn(async move {
-            let answer = ask(
-                addr,
-                "bh-limited",
-                &chat("hi"),
-                &[("cache-control", "no-store")],
-            )
-            .await;
+            let answer = ask_uncached(addr, "bh-limited").await;
             match answer.status {
                 200 => admitted.fetch_add(1, Ordering::Relaxed),
                 429 => limited.fetch_add(1, Ordering::Relaxed),
@@ -146,13 +133,7 @@ async fn rpm_600_holds_across_both_replicas_while_another_key_runs_free() {
             // The other key, at 10 req/s, is never held back.
             let (ok, failed) = (free_ok.clone(), free_failed.clone());
             tasks.push(tokio::spawn(async move {
-                let answer = ask(
-                    addr,
-                    "bh-free",
-                    &chat("hi"),
-                    &[("cache-control", "no-store")],
-                )
-                .await;
+                let answer = ask_uncached(addr, "bh-free").await;
                 if answer.status == 200 {
                     ok.fetch_add(1, Ordering::Relaxed);
                 } else {

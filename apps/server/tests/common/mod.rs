@@ -4,10 +4,11 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::net::{SocketAddr, TcpListener};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use sha2::{Digest as _, Sha256};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
@@ -42,6 +43,29 @@ pub fn start(config: &Path, addr: SocketAddr) -> Server {
             .spawn()
             .expect("start bulkhead-server"),
     )
+}
+
+/// `config` written to `bulkhead.toml` in a fresh temporary directory, which lives as long as
+/// the returned `TempDir`.
+pub fn config_file(config: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bulkhead.toml");
+    std::fs::write(&path, config).expect("write config");
+    (dir, path)
+}
+
+/// Start the server with the config file at `path` on a free loopback address; returns once
+/// `/healthz` answers.
+pub async fn start_healthy(path: &Path) -> (Server, SocketAddr) {
+    let addr = free_addr();
+    let mut server = start(path, addr);
+    wait_healthy(&mut server, addr).await;
+    (server, addr)
+}
+
+/// How a `[[keys]]` entry stores a client key: `sha256:` and the hex SHA-256 of the key.
+pub fn key_hash(key: &str) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(key.as_bytes())))
 }
 
 /// A response: status, lowercase header lines, body.
