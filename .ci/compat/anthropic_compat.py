@@ -24,11 +24,10 @@ Prints one PASS/FAIL line per check and "N passed, M failed" last; exits 1 if an
 
 import os
 import sys
-import time
-import traceback
 import urllib.request
 
 import anthropic
+from _checks import Checks, run, user, wait_for
 from anthropic import Anthropic
 
 ROOT_URL = os.environ.get("BULKHEAD_ROOT_URL", "http://127.0.0.1:8080")
@@ -51,17 +50,8 @@ FORCE_WEATHER = {"type": "tool", "name": "get_weather"}
 # No retries: a failure must show up as the failure it is, not as a slow pass.
 client = Anthropic(base_url=ROOT_URL, api_key=API_KEY, max_retries=0, timeout=30.0)
 
-CHECKS = []
-
-
-def check(function):
-    """Register a check; its docstring's first line is its name in the report."""
-    CHECKS.append(function)
-    return function
-
-
-def user(text):
-    return [{"role": "user", "content": text}]
+CHECKS = Checks()
+check = CHECKS.check
 
 
 def text_of(message):
@@ -186,40 +176,15 @@ def bad_request_is_a_400():
         raise AssertionError("a request without messages was answered")
 
 
-def wait_for_gateway():
-    """Wait until the gateway answers at all, so a slow start is not a failed check."""
-    deadline = time.monotonic() + WAIT_SECS
-    while True:
-        try:
-            urllib.request.urlopen(f"{ROOT_URL}/healthz", timeout=1)
-            return
-        except OSError as e:
-            if time.monotonic() >= deadline:
-                print(f"the gateway at {ROOT_URL} did not answer within {WAIT_SECS:g} s: {e}")
-                sys.exit(1)
-            time.sleep(0.2)
+def answers():
+    """The gateway answers its liveness probe."""
+    urllib.request.urlopen(f"{ROOT_URL}/healthz", timeout=1)
 
 
 def main():
     print(f"anthropic {anthropic.__version__} against {ROOT_URL}/v1/messages, model {MODEL!r}")
-    wait_for_gateway()
-    passed = failed = 0
-    for function in CHECKS:
-        name = (function.__doc__ or function.__name__).strip().splitlines()[0]
-        try:
-            function()
-        except AssertionError as e:
-            failed += 1
-            print(f"FAIL {function.__name__}: {name}\n     {e}")
-        except Exception as e:  # an SDK error is a failure of this check, not of the run
-            failed += 1
-            print(f"FAIL {function.__name__}: {name}\n     {type(e).__name__}: {e}")
-            traceback.print_exc(limit=3)
-        else:
-            passed += 1
-            print(f"PASS {function.__name__}: {name}")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    wait_for(answers, OSError, ROOT_URL, WAIT_SECS)
+    return run(CHECKS)
 
 
 if __name__ == "__main__":

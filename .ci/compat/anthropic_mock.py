@@ -11,8 +11,8 @@ binds 127.0.0.1 on a free port, writes the port to PORT_FILE, and serves until k
 """
 
 import json
-import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import _mock_server
 
 MODEL = "claude-mock-1"
 TEXT_PARTS = ["Hel", "lo, ", "wörld", " — ", "naïve ✓"]
@@ -47,39 +47,20 @@ def stream(tool):
     return "".join(out).encode()
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def send(self, status, content_type, payload):
-        self.send_response(status)
-        self.send_header("content-type", content_type)
-        self.send_header("content-length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
+class Handler(_mock_server.Handler):
     def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers.get("content-length", "0"))) or b"{}")
+        body = self.read_json()
         if self.path.rstrip("/") != "/v1/messages":
             error = {"type": "error", "error": {"type": "not_found_error", "message": f"no {self.path}"}}
-            return self.send(404, "application/json", json.dumps(error).encode())
+            return self.send_json(404, error)
         tools = body.get("tools") or []
         if body.get("stream"):
             return self.send(200, "text/event-stream", stream(tools[0]["name"] if tools else None))
         message = {"id": "msg_mock", "type": "message", "role": "assistant", "model": MODEL,
                    "content": [{"type": "text", "text": "".join(TEXT_PARTS)}],
                    "stop_reason": "end_turn", "stop_sequence": None, "usage": USAGE}
-        self.send(200, "application/json", json.dumps(message).encode())
-
-
-def main():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    with open(sys.argv[1], "w") as f:
-        f.write(str(server.server_address[1]))
-    server.serve_forever()
+        self.send_json(200, message)
 
 
 if __name__ == "__main__":
-    main()
+    _mock_server.serve(Handler)

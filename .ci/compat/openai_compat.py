@@ -22,10 +22,9 @@ Prints one PASS/FAIL line per check and "N passed, M failed" last; exits 1 if an
 import json
 import os
 import sys
-import time
-import traceback
 
 import openai
+from _checks import Checks, run, user, wait_for
 from openai import OpenAI
 
 BASE_URL = os.environ.get("BULKHEAD_BASE_URL", "http://127.0.0.1:8080/v1")
@@ -50,17 +49,8 @@ WEATHER_TOOL = {
 # No retries: a failure must show up as the failure it is, not as a slow pass.
 client = OpenAI(base_url=BASE_URL, api_key=API_KEY, max_retries=0, timeout=30.0)
 
-CHECKS = []
-
-
-def check(function):
-    """Register a check; its docstring's first line is its name in the report."""
-    CHECKS.append(function)
-    return function
-
-
-def user(text):
-    return [{"role": "user", "content": text}]
+CHECKS = Checks()
+check = CHECKS.check
 
 
 def assert_usage(usage, where):
@@ -264,42 +254,18 @@ def bad_request():
         raise AssertionError("a request without messages was answered")
 
 
-def wait_for_gateway():
-    """Wait until the gateway answers at all, so a slow start is not a failed check."""
-    deadline = time.monotonic() + WAIT_SECS
-    while True:
-        try:
-            client.models.list()
-            return
-        except openai.APIConnectionError as e:
-            if time.monotonic() >= deadline:
-                print(f"the gateway at {BASE_URL} did not answer within {WAIT_SECS:g} s: {e}")
-                sys.exit(1)
-            time.sleep(0.2)
-        except openai.APIStatusError:
-            return  # it answers; the checks will say what is wrong
+def answers():
+    """The gateway answers at all (an error status is an answer: the checks say what is wrong)."""
+    try:
+        client.models.list()
+    except openai.APIStatusError:
+        pass
 
 
 def main():
     print(f"openai {openai.__version__} against {BASE_URL}")
-    wait_for_gateway()
-    passed = failed = 0
-    for function in CHECKS:
-        name = (function.__doc__ or function.__name__).strip().splitlines()[0]
-        try:
-            function()
-        except AssertionError as e:
-            failed += 1
-            print(f"FAIL {function.__name__}: {name}\n     {e}")
-        except Exception as e:  # an SDK error is a failure of this check, not of the run
-            failed += 1
-            print(f"FAIL {function.__name__}: {name}\n     {type(e).__name__}: {e}")
-            traceback.print_exc(limit=3)
-        else:
-            passed += 1
-            print(f"PASS {function.__name__}: {name}")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    wait_for(answers, openai.APIConnectionError, BASE_URL, WAIT_SECS)
+    return run(CHECKS)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ binds 127.0.0.1 on a free port, writes the port to PORT_FILE, and serves until k
 """
 
 import json
-import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import _mock_server
 
 MODEL = "mock-upstream-1"
 
@@ -42,25 +42,13 @@ def forced_tool(body):
             "arguments": json.dumps({name: "Mockville" for name in required})}
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def send(self, status, content_type, payload):
-        self.send_response(status)
-        self.send_header("content-type", content_type)
-        self.send_header("content-length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
+class Handler(_mock_server.Handler):
     def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers.get("content-length", "0"))) or b"{}")
+        body = self.read_json()
         if self.path.rstrip("/") != "/v1/chat/completions":
             error = {"error": {"message": f"Unknown request URL: POST {self.path}",
                                "type": "invalid_request_error", "param": None, "code": "unknown_url"}}
-            return self.send(404, "application/json", json.dumps(error).encode())
+            return self.send_json(404, error)
         role, text = last_text(body.get("messages") or [])
         answer = ("Mock answer after tool: " if role == "tool" else "Mock answer to: ") + text
         words = answer.split(" ")
@@ -77,7 +65,7 @@ class Handler(BaseHTTPRequestHandler):
             finish = "tool_calls" if call else "stop"
             out = dict(base, object="chat.completion",
                        choices=[{"index": 0, "message": message, "finish_reason": finish}], usage=usage)
-            return self.send(200, "application/json", json.dumps(out).encode())
+            return self.send_json(200, out)
 
         def chunk(delta, finish=None):
             return dict(base, object="chat.completion.chunk",
@@ -99,12 +87,5 @@ class Handler(BaseHTTPRequestHandler):
         self.send(200, "text/event-stream", payload.encode())
 
 
-def main():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    with open(sys.argv[1], "w") as f:
-        f.write(str(server.server_address[1]))
-    server.serve_forever()
-
-
 if __name__ == "__main__":
-    main()
+    _mock_server.serve(Handler)

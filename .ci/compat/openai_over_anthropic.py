@@ -10,9 +10,9 @@ Prints one PASS/FAIL line per check and "N passed, M failed" last; exits 1 if an
 import json
 import os
 import sys
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _checks import run, user  # noqa: E402
 from anthropic_mock import JSON_PARTS, TEXT_PARTS, TOOL_TEXT  # noqa: E402
 
 import openai  # noqa: E402
@@ -24,10 +24,6 @@ client = OpenAI(base_url=BASE_URL, api_key=os.environ.get("BULKHEAD_API_KEY") or
                 max_retries=0, timeout=30.0)
 TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": {
     "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
-
-
-def user(text):
-    return [{"role": "user", "content": text}]
 
 
 def check_text_stream():
@@ -64,20 +60,7 @@ def check_json():
 
 def main():
     print(f"openai {openai.__version__} against {BASE_URL}, model {MODEL!r} (Anthropic-format upstream)")
-    passed = failed = 0
-    for function in (check_text_stream, check_tool_stream, check_json):
-        name = function.__doc__.strip()
-        try:
-            function()
-        except Exception as e:
-            failed += 1
-            print(f"FAIL {function.__name__}: {name}\n     {type(e).__name__}: {e}")
-            traceback.print_exc(limit=3)
-        else:
-            passed += 1
-            print(f"PASS {function.__name__}: {name}")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return run([check_text_stream, check_tool_stream, check_json])
 
 
 if __name__ == "__main__":

@@ -45,6 +45,28 @@ fail() {
   echo "--- server log ($1) ---"; cat "$work/$1.log"; exit 1
 }
 
+# start_behind_mock NAME MOCK KIND URL_PATH API_KEY MODEL UPSTREAM_MODEL: run .ci/compat/MOCK.py,
+# then a server (its port in $port) serving MODEL from provider NAME of KIND at the mock's URL_PATH.
+start_behind_mock() {
+  local name=$1 mock=$2 kind=$3 path=$4 key=$5 model=$6 upstream_model=$7
+  python3 ".ci/compat/$mock.py" "$work/$name.port" &
+  pids+=("$!")
+  for _ in $(seq 1 100); do [[ -s $work/$name.port ]] && break; sleep 0.05; done
+  cat >"$work/$name.toml" <<TOML
+[[providers]]
+name = "$name"
+kind = "$kind"
+base_url = "http://127.0.0.1:$(cat "$work/$name.port")$path"
+api_key = "$key"
+
+[[models]]
+name = "$model"
+targets = [{ provider = "$name", model = "$upstream_model" }]
+TOML
+  port=$(free_port)
+  start_server "$name" "$port" --config "$work/$name.toml"
+}
+
 port=$(free_port)
 start_server default "$port"
 BULKHEAD_BASE_URL="http://127.0.0.1:$port/v1" "$venv/bin/python" .ci/compat/openai_compat.py \
@@ -53,42 +75,12 @@ BULKHEAD_ROOT_URL="http://127.0.0.1:$port" "$venv/bin/python" .ci/compat/anthrop
   || fail default
 
 # The same anthropic checks with an OpenAI-format upstream behind the gateway.
-python3 .ci/compat/openai_mock.py "$work/mock.port" &
-pids+=("$!")
-for _ in $(seq 1 100); do [[ -s $work/mock.port ]] && break; sleep 0.05; done
-cat >"$work/mock.toml" <<TOML
-[[providers]]
-name = "mock"
-kind = "openai"
-base_url = "http://127.0.0.1:$(cat "$work/mock.port")/v1"
-api_key = "sk-mock"
-
-[[models]]
-name = "chat"
-targets = [{ provider = "mock", model = "mock-upstream-1" }]
-TOML
-port=$(free_port)
-start_server mock "$port" --config "$work/mock.toml"
+start_behind_mock mock openai_mock openai /v1 sk-mock chat mock-upstream-1
 BULKHEAD_ROOT_URL="http://127.0.0.1:$port" BULKHEAD_MODEL=chat \
   "$venv/bin/python" .ci/compat/anthropic_compat.py || fail mock
 
 # The OpenAI SDK with an Anthropic-format upstream behind the gateway: the mock's script comes
 # out byte for byte.
-python3 .ci/compat/anthropic_mock.py "$work/anthropic.port" &
-pids+=("$!")
-for _ in $(seq 1 100); do [[ -s $work/anthropic.port ]] && break; sleep 0.05; done
-cat >"$work/anthropic.toml" <<TOML
-[[providers]]
-name = "claude"
-kind = "anthropic"
-base_url = "http://127.0.0.1:$(cat "$work/anthropic.port")"
-api_key = "sk-ant-mock"
-
-[[models]]
-name = "claude"
-targets = [{ provider = "claude", model = "claude-mock-1" }]
-TOML
-port=$(free_port)
-start_server anthropic "$port" --config "$work/anthropic.toml"
+start_behind_mock claude anthropic_mock anthropic "" sk-ant-mock claude claude-mock-1
 BULKHEAD_BASE_URL="http://127.0.0.1:$port/v1" BULKHEAD_MODEL=claude \
-  "$venv/bin/python" .ci/compat/openai_over_anthropic.py || fail anthropic
+  "$venv/bin/python" .ci/compat/openai_over_anthropic.py || fail claude
