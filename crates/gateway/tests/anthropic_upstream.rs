@@ -4,26 +4,16 @@
 mod common;
 
 use bulkhead_testkit::{MockUpstream, Step};
-use common::{JsonBody as _, JsonValue as _, client, data_lines, post_chat, serve_toml};
+use common::{
+    JsonBody as _, JsonValue as _, anthropic_toml, client, data_lines, post_chat, serve_toml,
+};
 use serde_json::Value;
 
 async fn gateway(upstream: &MockUpstream) -> String {
-    serve_toml(&format!(
-        r#"
-[[providers]]
-name = "claude"
-kind = "anthropic"
-base_url = "{}"
-api_key = "sk-ant-secret"
-
-[[models]]
-name = "chat"
-targets = [{{ provider = "claude", model = "claude-sonnet-4" }}]
-
-[retry]
-max_attempts = 1
-"#,
-        upstream.root_url()
+    serve_toml(&anthropic_toml(
+        &upstream.root_url(),
+        "sk-ant-secret",
+        "chat",
     ))
     .await
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use bulkhead_testkit::{MockUpstream, Step};
-use common::{JsonBody as _, JsonValue as _, client, serve_toml, serve_upstream};
+use common::{JsonBody as _, JsonValue as _, anthropic_toml, client, serve_toml, serve_upstream};
 use serde_json::{Value, json};
 
 const SIMULATED: &str = r#"
@@ -403,24 +403,8 @@ async fn a_stream_cut_mid_way_ends_with_an_error_event_and_no_message_stop() {
 async fn an_anthropic_upstream_behind_anthropic_clients_round_trips_text_and_usage() {
     let upstream = MockUpstream::start().await;
     upstream.push(Step::anthropic_stream_text(&["Bon", "jour", " à tous"]));
-    let url = serve_toml(&format!(
-        r#"
-[[providers]]
-name = "claude"
-kind = "anthropic"
-base_url = "{}"
-api_key = "sk-ant-gateway"
-
-[[models]]
-name = "claude"
-targets = [{{ provider = "claude", model = "claude-sonnet-4" }}]
-
-[retry]
-max_attempts = 1
-"#,
-        upstream.root_url()
-    ))
-    .await;
+    let toml = anthropic_toml(&upstream.root_url(), "sk-ant-gateway", "claude");
+    let url = serve_toml(&toml).await;
     let ask = json!({"model": "claude", "max_tokens": 50, "system": "Be nice.",
                      "messages": [{"role": "user", "content": "Say hello"}]});
     let mut streamed = ask.clone();

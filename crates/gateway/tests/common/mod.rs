@@ -79,6 +79,27 @@ targets = [{{ provider = "backup", model = "{backup_model}" }}]
     )
 }
 
+/// TOML for model `model`, served as `claude-sonnet-4` by the Anthropic-format provider
+/// `claude` at `root_url` with `api_key`, retries off. Sections may follow.
+pub fn anthropic_toml(root_url: &str, api_key: &str, model: &str) -> String {
+    format!(
+        r#"
+[[providers]]
+name = "claude"
+kind = "anthropic"
+base_url = "{root_url}"
+api_key = "{api_key}"
+
+[[models]]
+name = "{model}"
+targets = [{{ provider = "claude", model = "claude-sonnet-4" }}]
+
+[retry]
+max_attempts = 1
+"#
+    )
+}
+
 /// Build a gateway from TOML and serve it.
 pub async fn serve_toml(toml: &str) -> String {
     let config = Config::from_toml_str(toml, "test.toml").expect("valid test config");
