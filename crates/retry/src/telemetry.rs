@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use bulkhead_core::Result;
+use metrics::{Key, Label, Level, Metadata};
 
 use crate::CircuitState;
 
@@ -14,17 +15,59 @@ pub const UPSTREAM_ATTEMPTS_TOTAL: &str = "bulkhead_upstream_attempts_total";
 /// Gauge: circuit state per `provider`: 0 closed, 1 open, 2 half-open.
 pub const CIRCUIT_STATE: &str = "bulkhead_circuit_state";
 
-pub(crate) fn retry(provider: &Arc<str>) {
-    metrics::counter!(RETRIES_TOTAL, "provider" => provider.clone()).increment(1);
+/// What `metrics::counter!` would pass for a counter registered in this module.
+static METADATA: Metadata<'static> =
+    Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
+/// One provider's per-attempt counters, their keys built once.
+///
+/// `counter!` with a runtime label allocates the label list and hashes the key on every
+/// call; `Retry` counts every attempt, so it keeps the keys of its common cases (a retry, a
+/// successful attempt) here and registers them by reference. The recorder is still looked up
+/// on each call, exactly as `counter!` does, so a recorder installed later is honoured.
+#[derive(Debug, Clone)]
+pub(crate) struct AttemptMetrics {
+    provider: Arc<str>,
+    retries: Key,
+    attempts_ok: Key,
 }
 
-pub(crate) fn attempt<T>(provider: &Arc<str>, result: &Result<T>) {
-    let outcome = match result {
-        Ok(_) => "ok",
-        Err(error) => error.kind().as_str(),
-    };
-    metrics::counter!(UPSTREAM_ATTEMPTS_TOTAL, "provider" => provider.clone(), "outcome" => outcome)
-        .increment(1);
+impl AttemptMetrics {
+    pub(crate) fn new(provider: Arc<str>) -> Self {
+        let label = || Label::new("provider", provider.clone());
+        Self {
+            retries: Key::from_parts(RETRIES_TOTAL, vec![label()]),
+            attempts_ok: Key::from_parts(
+                UPSTREAM_ATTEMPTS_TOTAL,
+                vec![label(), Label::new("outcome", "ok")],
+            ),
+            provider,
+        }
+    }
+
+    /// Count one retry (an attempt after the first).
+    pub(crate) fn retry(&self) {
+        metrics::with_recorder(|recorder| recorder.register_counter(&self.retries, &METADATA))
+            .increment(1);
+    }
+
+    /// Count one attempt, by its outcome.
+    pub(crate) fn attempt<T>(&self, result: &Result<T>) {
+        match result {
+            Ok(_) => {
+                metrics::with_recorder(|recorder| {
+                    recorder.register_counter(&self.attempts_ok, &METADATA)
+                })
+                .increment(1);
+            }
+            Err(error) => metrics::counter!(
+                UPSTREAM_ATTEMPTS_TOTAL,
+                "provider" => self.provider.clone(),
+                "outcome" => error.kind().as_str()
+            )
+            .increment(1),
+        }
+    }
 }
 
 pub(crate) fn circuit_state(provider: &Arc<str>, state: CircuitState) {

@@ -10,8 +10,9 @@ use bulkhead_core::{
 use http::Extensions;
 
 use crate::stream::first_chunk;
+use crate::telemetry::AttemptMetrics;
 use crate::timeout::{request_deadline, within};
-use crate::{Budget, ExponentialBackoff, RetryPolicy, Unlimited, telemetry};
+use crate::{Budget, ExponentialBackoff, RetryPolicy, Unlimited};
 
 /// Retries failed calls to the inner model, by a [`RetryPolicy`], within a [`Budget`] and the
 /// request's [`Deadline`](bulkhead_core::Deadline).
@@ -29,7 +30,7 @@ pub struct Retry<M> {
     inner: M,
     policy: Arc<dyn RetryPolicy>,
     budget: Arc<dyn Budget>,
-    provider: Arc<str>,
+    metrics: AttemptMetrics,
 }
 
 impl<M> Retry<M> {
@@ -39,7 +40,7 @@ impl<M> Retry<M> {
             inner,
             policy: Arc::new(policy),
             budget: Arc::new(Unlimited),
-            provider: Arc::from("unnamed"),
+            metrics: AttemptMetrics::new(Arc::from("unnamed")),
         }
     }
 
@@ -51,7 +52,7 @@ impl<M> Retry<M> {
 
     /// Label metrics with this provider name.
     pub fn with_provider(mut self, provider: impl Into<Arc<str>>) -> Self {
-        self.provider = provider.into();
+        self.metrics = AttemptMetrics::new(provider.into());
         self
     }
 
@@ -68,7 +69,7 @@ impl<M> Retry<M> {
         let report = extensions.get::<CallReport>().cloned();
         let deadline =
             crate::retry::effective_deadline(&*self.policy, request_deadline(extensions));
-        let provider = &self.provider;
+        let metrics = &self.metrics;
         let mut attempts = 0_u32;
         crate::retry::run(&*self.policy, &*self.budget, deadline, || {
             attempts += 1;
@@ -76,12 +77,12 @@ impl<M> Retry<M> {
                 report.record_attempt();
             }
             if attempts > 1 {
-                telemetry::retry(provider);
+                metrics.retry();
             }
             let call = attempt();
             async move {
                 let result = within(deadline, "request deadline exceeded", call).await;
-                telemetry::attempt(provider, &result);
+                metrics.attempt(&result);
                 result
             }
         })
@@ -159,7 +160,7 @@ impl<M> tower_layer::Layer<M> for RetryLayer {
             inner,
             policy: self.policy.clone(),
             budget: self.budget.clone(),
-            provider: self.provider.clone(),
+            metrics: AttemptMetrics::new(self.provider.clone()),
         }
     }
 }
