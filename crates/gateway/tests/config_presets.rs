@@ -234,3 +234,37 @@ targets = [{{ provider = "azure", model = "gpt4o-prod" }}]
     assert_eq!(seen[0].headers["api-key"], "azure-secret");
     assert!(seen[0].headers.get("authorization").is_none());
 }
+
+#[test]
+fn preset_on_an_openai_provider_is_the_same_as_naming_the_vendor_as_kind() {
+    let by_preset = bulkhead_gateway::Config::from_toml_str(
+        "[[providers]]\nname = \"local\"\nkind = \"openai\"\npreset = \"ollama\"\n",
+        "preset.toml",
+    )
+    .expect("preset config");
+    let by_kind = bulkhead_gateway::Config::from_toml_str(
+        "[[providers]]\nname = \"local\"\nkind = \"ollama\"\n",
+        "kind.toml",
+    )
+    .expect("kind config");
+    assert_eq!(by_preset.providers, by_kind.providers);
+
+    let unknown = bulkhead_gateway::Config::from_toml_str(
+        "[[providers]]\nname = \"x\"\nkind = \"openai\"\npreset = \"nope\"\n",
+        "bad.toml",
+    )
+    .expect_err("unknown preset")
+    .to_string();
+    assert!(unknown.contains("bad.toml:4:10"), "{unknown}");
+    assert!(unknown.contains("unknown preset \"nope\""), "{unknown}");
+    let misplaced = bulkhead_gateway::Config::from_toml_str(
+        "[[providers]]\nname = \"x\"\nkind = \"simulated\"\npreset = \"ollama\"\n",
+        "bad.toml",
+    )
+    .expect_err("preset on simulated")
+    .to_string();
+    assert!(
+        misplaced.contains("applies to kind \"openai\" only"),
+        "{misplaced}"
+    );
+}

@@ -76,6 +76,7 @@ pub(crate) struct Provider {
     pub(crate) name: S<String>,
     pub(crate) kind: S<String>,
     // kind = "openai"
+    pub(crate) preset: Option<S<String>>,
     pub(crate) base_url: Option<S<String>>,
     pub(crate) api_key: Option<S<String>>,
     pub(crate) headers: Option<S<BTreeMap<S<String>, S<String>>>>,

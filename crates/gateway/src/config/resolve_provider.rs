@@ -32,7 +32,34 @@ impl Resolver<'_, '_> {
         let kind = match kind_name.as_str() {
             "openai" => {
                 self.reject_simulated_fields(&p, "openai");
-                ProviderKind::OpenAi(self.http(&p, "openai", "https://api.openai.com/v1"))
+                match &p.preset {
+                    // `kind = "openai"` with `preset = "groq"`: the same as `kind = "groq"`.
+                    Some(vendor) => {
+                        let vendor_name = self.string(vendor);
+                        match presets::preset(&vendor_name) {
+                            Some(preset) => ProviderKind::OpenAi(self.preset(&p, &name, preset)),
+                            None => {
+                                let known: Vec<String> =
+                                    presets::names().map(|n| format!("\"{n}\"")).collect();
+                                self.diags.at(
+                                    vendor.span(),
+                                    format!(
+                                        "unknown preset \"{vendor_name}\"; expected one of: {}",
+                                        known.join(", ")
+                                    ),
+                                );
+                                ProviderKind::OpenAi(self.http(
+                                    &p,
+                                    "openai",
+                                    "https://api.openai.com/v1",
+                                ))
+                            }
+                        }
+                    }
+                    None => {
+                        ProviderKind::OpenAi(self.http(&p, "openai", "https://api.openai.com/v1"))
+                    }
+                }
             }
             "simulated" => {
                 self.reject_openai_fields(&p);
@@ -62,6 +89,14 @@ impl Resolver<'_, '_> {
                 }
             },
         };
+        if kind_name != "openai"
+            && let Some(preset) = &p.preset
+        {
+            self.diags.at(
+                preset.span(),
+                "`preset` applies to kind \"openai\" only (or name the vendor as the kind: kind = \"groq\")",
+            );
+        }
         ProviderConfig::new(name, kind)
     }
 
