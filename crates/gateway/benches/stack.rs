@@ -30,6 +30,18 @@
 //! cargo bench -p bulkhead-gateway --bench stack -- --save-baseline before
 //! cargo bench -p bulkhead-gateway --bench stack -- --baseline before
 //! ```
+//!
+//! Instruction counts (repeatable on a loaded machine): with `STACK_PROFILE=SCENARIO:N` the
+//! binary skips criterion and runs N iterations of one scenario (`json`, `stream`,
+//! `stream_min`, `json_cache_hit`, `stream_cache_hit`) after one warm-up call, so two runs
+//! under callgrind with different N give the instructions per request by difference. (Under
+//! valgrind, sha2 cannot use the CPU's SHA extensions, so the cache key's SHA-256 counts far
+//! more than it costs natively.)
+//!
+//! ```text
+//! cargo bench -p bulkhead-gateway --bench stack --no-run
+//! STACK_PROFILE=json:2000 valgrind --tool=callgrind target/release/deps/stack-<hash> --bench
+//! ```
 
 use std::hint::black_box;
 
@@ -37,7 +49,7 @@ use axum::Router;
 use axum::body::Body;
 use bulkhead_gateway::{Config, Gateway};
 use bytes::Bytes;
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group};
 use http::{Method, Request, StatusCode, header};
 use tower::ServiceExt as _;
 
@@ -143,5 +155,45 @@ fn gateway_stack(c: &mut Criterion) {
     group.finish();
 }
 
+/// `STACK_PROFILE=SCENARIO:N`: N iterations of one scenario, for a profiler (see the module
+/// docs); `None` when the variable is unset.
+fn profile_run() -> Option<()> {
+    let spec = std::env::var("STACK_PROFILE").ok()?;
+    let (scenario, count) = spec.split_once(':').expect("STACK_PROFILE=SCENARIO:N");
+    let count: usize = count.parse().expect("N is a number");
+    let (cache, body) = match scenario {
+        "json" => (false, JSON_BODY),
+        "stream" => (false, STREAM_BODY),
+        "stream_min" => (false, STREAM_MIN_BODY),
+        "json_cache_hit" => (true, JSON_BODY),
+        "stream_cache_hit" => (true, STREAM_BODY),
+        other => panic!("unknown scenario {other}"),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a tokio runtime");
+    let mut config = Config::embedded_default();
+    config.cache.enabled = cache;
+    let router = Gateway::build(&config)
+        .expect("the default config builds")
+        .router();
+    runtime.block_on(async {
+        // One warm-up call (fills the cache when it is on).
+        let (status, _) = call(router.clone(), request(body)).await;
+        assert_eq!(status, StatusCode::OK);
+        for _ in 0..count {
+            black_box(call(router.clone(), request(body)).await);
+        }
+    });
+    Some(())
+}
+
 criterion_group!(benches, gateway_stack);
-criterion_main!(benches);
+
+fn main() {
+    if profile_run().is_some() {
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -76,14 +76,16 @@ pub(crate) async fn respond(
 }
 
 fn streaming_response(first: Option<ChatChunk>, stream: ChatStream, origin: Origin) -> Response {
-    let body = SseBody::new(first, stream, origin.clone());
-    let mut response = Response::new(Body::from_stream(body));
+    // The head first, then the body, so `origin` moves into the body instead of being cloned
+    // (its header values are `Bytes`, whose first clone allocates).
+    let mut response = Response::new(Body::empty());
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     // Ask buffering reverse proxies (nginx) to pass events through as they come.
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     set_origin_headers(&mut response, &origin);
+    *response.body_mut() = Body::from_stream(SseBody::new(first, stream, origin));
     response
 }
 
