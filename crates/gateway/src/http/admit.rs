@@ -76,17 +76,10 @@ impl Admission {
         request: &mut ChatRequest,
     ) -> Result<Admitted, Box<ApiError>> {
         let route = self.route(gateway, &request.model, &mut request.extensions)?;
-        let permit = match self.limited() {
-            None => None,
-            Some(caller) => Some(
-                gateway
-                    .inner
-                    .limiter
-                    .admit_chat(&caller.config.name, &caller.limits, request)
-                    .await
-                    .map_err(denied)?,
-            ),
-        };
+        let limiter = &gateway.inner.limiter;
+        let permit = self
+            .hold(|caller| limiter.admit_chat(&caller.config.name, &caller.limits, request))
+            .await?;
         Ok(self.finish(route, &mut request.model, &mut request.extensions, permit))
     }
 
@@ -97,17 +90,10 @@ impl Admission {
         request: &mut EmbeddingRequest,
     ) -> Result<Admitted, Box<ApiError>> {
         let route = self.route(gateway, &request.model, &mut request.extensions)?;
-        let permit = match self.limited() {
-            None => None,
-            Some(caller) => Some(
-                gateway
-                    .inner
-                    .limiter
-                    .admit(&caller.config.name, &caller.limits, 0)
-                    .await
-                    .map_err(denied)?,
-            ),
-        };
+        let limiter = &gateway.inner.limiter;
+        let permit = self
+            .hold(|caller| limiter.admit(&caller.config.name, &caller.limits, 0))
+            .await?;
         Ok(self.finish(route, &mut request.model, &mut request.extensions, permit))
     }
 
@@ -126,9 +112,19 @@ impl Admission {
             .ok_or_else(|| Box::new(ApiError::model_not_found(model)))
     }
 
-    /// The caller, when it has limits to check.
-    fn limited(&self) -> Option<&Caller> {
-        self.caller.as_deref().filter(|c| !c.limits.is_unlimited())
+    /// Take the caller's limits with `admit`, when it has any: `None` for an open gateway
+    /// or an unlimited key, a 429 when a limit says no.
+    async fn hold<'a, F>(
+        &'a self,
+        admit: impl FnOnce(&'a Caller) -> F,
+    ) -> Result<Option<Permit>, Box<ApiError>>
+    where
+        F: Future<Output = Result<Permit, Denied>>,
+    {
+        match self.caller.as_deref().filter(|c| !c.limits.is_unlimited()) {
+            None => Ok(None),
+            Some(caller) => admit(caller).await.map(Some).map_err(denied),
+        }
     }
 
     fn finish(
