@@ -1,8 +1,9 @@
 //! `observe_overhead`: what `Observe` adds to a call that succeeds at once.
 //!
 //! Every request goes through two `Observe` layers (request and attempt scope), so this is
-//! their cost on the happy path. The inner model answers immediately (a clone of a prepared
-//! response, or a stream of prepared chunks with usage). Measured side by side:
+//! their cost on the happy path. The inner model, `bulkhead_testkit::Immediate`, answers
+//! immediately (a clone of a prepared response, or a stream of prepared chunks with usage).
+//! Measured side by side:
 //!
 //! - `bare`: the model called directly;
 //! - `observe`: `Observe::request(Observe::attempt(model, "bench"))`.
@@ -25,69 +26,10 @@
 use std::hint::black_box;
 use std::sync::Arc;
 
-use bulkhead_core::{
-    CallReport, ChatChunk, ChatModel, ChatRequest, ChatResponse, ChatStream, Message, Result,
-    async_trait,
-};
+use bulkhead_core::{CallReport, ChatModel, ChatRequest, Message};
 use bulkhead_observability::{Observe, install_prometheus};
+use bulkhead_testkit::{Immediate, drain_stream};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use futures_util::StreamExt as _;
-use serde_json::json;
-
-/// Answers at once: a clone of one prepared response, or a stream of prepared chunks.
-#[derive(Debug, Clone)]
-struct Immediate {
-    response: ChatResponse,
-    chunks: Arc<[ChatChunk]>,
-}
-
-impl Immediate {
-    fn new() -> Self {
-        let response = serde_json::from_value(json!({
-            "id": "chatcmpl-bench", "object": "chat.completion", "created": 1,
-            "model": "gpt-4o-mini",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "hello there"},
-                         "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
-        }))
-        .expect("a valid response");
-        let mut chunks: Vec<ChatChunk> = ["hello", " there", ""]
-            .iter()
-            .map(|text| {
-                serde_json::from_value(json!({
-                    "id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1,
-                    "model": "gpt-4o-mini",
-                    "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}],
-                }))
-                .expect("a valid chunk")
-            })
-            .collect();
-        chunks.push(
-            serde_json::from_value(json!({
-                "id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1,
-                "model": "gpt-4o-mini", "choices": [],
-                "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
-            }))
-            .expect("a valid usage chunk"),
-        );
-        Self {
-            response,
-            chunks: chunks.into(),
-        }
-    }
-}
-
-#[async_trait]
-impl ChatModel for Immediate {
-    async fn chat(&self, _request: ChatRequest) -> Result<ChatResponse> {
-        Ok(self.response.clone())
-    }
-
-    async fn stream(&self, _request: ChatRequest) -> Result<ChatStream> {
-        let chunks: Vec<Result<ChatChunk>> = self.chunks.iter().cloned().map(Ok).collect();
-        Ok(Box::pin(futures_util::stream::iter(chunks)))
-    }
-}
 
 /// A request as the gateway hands it down: with a `CallReport`.
 fn request() -> ChatRequest {
@@ -97,7 +39,7 @@ fn request() -> ChatRequest {
 }
 
 fn models() -> Vec<(&'static str, Arc<dyn ChatModel>)> {
-    let model = Immediate::new();
+    let model = Immediate::new("gpt-4o-mini").with_usage_chunk();
     vec![
         ("bare", Arc::new(model.clone())),
         (
@@ -107,20 +49,14 @@ fn models() -> Vec<(&'static str, Arc<dyn ChatModel>)> {
     ]
 }
 
-async fn drain(model: &dyn ChatModel, request: ChatRequest) -> usize {
-    let mut stream = model.stream(request).await.expect("a stream");
-    let mut chunks = 0;
-    while let Some(chunk) = stream.next().await {
-        black_box(chunk.expect("a chunk"));
-        chunks += 1;
-    }
-    chunks
-}
-
 fn groups(c: &mut Criterion, runtime: &tokio::runtime::Runtime, suffix: &str) {
     let models = models();
     for (name, model) in &models {
-        assert_eq!(runtime.block_on(drain(&**model, request())), 4, "{name}");
+        assert_eq!(
+            runtime.block_on(drain_stream(&**model, request())),
+            4,
+            "{name}"
+        );
     }
     let mut group = c.benchmark_group(format!("observe_overhead/chat{suffix}"));
     for (name, model) in &models {
@@ -138,7 +74,7 @@ fn groups(c: &mut Criterion, runtime: &tokio::runtime::Runtime, suffix: &str) {
         group.bench_function(*name, |b| {
             b.to_async(runtime).iter_batched(
                 request,
-                |request| async { black_box(drain(&**model, request).await) },
+                |request| async { black_box(drain_stream(&**model, request).await) },
                 BatchSize::SmallInput,
             )
         });

@@ -1,9 +1,9 @@
 //! `retry_overhead`: what the retry decorators add to a call that succeeds at once.
 //!
 //! Every request pays for its resilience layers even when nothing fails, so this is their
-//! cost on the happy path. The inner model answers immediately (a clone of a prepared
-//! response, or a stream of prepared chunks), and each group measures side by side in one
-//! run:
+//! cost on the happy path. The inner model, `bulkhead_testkit::Immediate`, answers immediately
+//! (a clone of a prepared response, or a stream of prepared chunks), and each group measures
+//! side by side in one run:
 //!
 //! - `bare`: the model called directly;
 //! - `retry`: [`Retry`] with the default [`ExponentialBackoff`] and no budget;
@@ -26,59 +26,12 @@
 use std::hint::black_box;
 use std::sync::Arc;
 
-use bulkhead_core::{
-    CallReport, ChatChunk, ChatModel, ChatRequest, ChatResponse, ChatStream, Message, Result,
-    async_trait,
-};
+use bulkhead_core::{CallReport, ChatModel, ChatRequest, Message};
 use bulkhead_retry::{
     Circuit, CircuitBreaker, CircuitConfig, ExponentialBackoff, Retry, RetryBudget,
 };
+use bulkhead_testkit::{Immediate, drain_stream};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use futures_util::StreamExt as _;
-use serde_json::json;
-
-/// Answers at once: a clone of one prepared response, or a stream of prepared chunks.
-#[derive(Debug, Clone)]
-struct Immediate {
-    response: ChatResponse,
-    chunks: Arc<[ChatChunk]>,
-}
-
-impl Immediate {
-    fn new() -> Self {
-        let response = serde_json::from_value(json!({
-            "id": "chatcmpl-bench", "object": "chat.completion", "created": 1, "model": "m",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "hello there"},
-                         "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
-        }))
-        .expect("a valid response");
-        let chunks = ["hello", " there", ""]
-            .iter()
-            .map(|text| {
-                serde_json::from_value(json!({
-                    "id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1,
-                    "model": "m",
-                    "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}],
-                }))
-                .expect("a valid chunk")
-            })
-            .collect();
-        Self { response, chunks }
-    }
-}
-
-#[async_trait]
-impl ChatModel for Immediate {
-    async fn chat(&self, _request: ChatRequest) -> Result<ChatResponse> {
-        Ok(self.response.clone())
-    }
-
-    async fn stream(&self, _request: ChatRequest) -> Result<ChatStream> {
-        let chunks: Vec<Result<ChatChunk>> = self.chunks.iter().cloned().map(Ok).collect();
-        Ok(Box::pin(futures_util::stream::iter(chunks)))
-    }
-}
 
 /// A request as the gateway hands it down: with a `CallReport` for the attempts.
 fn request() -> ChatRequest {
@@ -89,7 +42,7 @@ fn request() -> ChatRequest {
 
 /// The variants measured, innermost model shared.
 fn models() -> Vec<(&'static str, Arc<dyn ChatModel>)> {
-    let model = Immediate::new();
+    let model = Immediate::new("m");
     let budget = Arc::new(RetryBudget::default());
     let circuit = Circuit::new("bench", CircuitConfig::default());
     vec![
@@ -119,16 +72,6 @@ fn models() -> Vec<(&'static str, Arc<dyn ChatModel>)> {
     ]
 }
 
-async fn drain(model: &dyn ChatModel, request: ChatRequest) -> usize {
-    let mut stream = model.stream(request).await.expect("a stream");
-    let mut chunks = 0;
-    while let Some(chunk) = stream.next().await {
-        black_box(chunk.expect("a chunk"));
-        chunks += 1;
-    }
-    chunks
-}
-
 fn retry_overhead(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -136,7 +79,7 @@ fn retry_overhead(c: &mut Criterion) {
         .expect("a tokio runtime");
     let models = models();
     for (name, model) in &models {
-        let chunks = runtime.block_on(drain(&**model, request()));
+        let chunks = runtime.block_on(drain_stream(&**model, request()));
         assert_eq!(chunks, 3, "{name}: every chunk passes");
         runtime
             .block_on(model.chat(request()))
@@ -160,7 +103,7 @@ fn retry_overhead(c: &mut Criterion) {
         group.bench_function(*name, |b| {
             b.to_async(&runtime).iter_batched(
                 request,
-                |request| async { black_box(drain(&**model, request).await) },
+                |request| async { black_box(drain_stream(&**model, request).await) },
                 BatchSize::SmallInput,
             )
         });

@@ -22,7 +22,8 @@
 //!
 //! [`refused_url`] gives an address where nothing listens, for connection-refused tests, and
 //! [`fixtures`] builds realistic OpenAI bodies for [`Step::Json`] and [`Step::Stream`], and
-//! [`anthropic`] the Anthropic ones. `POST /v1/messages` speaks Anthropic's format (point an
+//! [`anthropic`] the Anthropic ones; [`Immediate`] is a model that answers at once, for
+//! benches of what a decorator adds. `POST /v1/messages` speaks Anthropic's format (point an
 //! Anthropic client at [`MockUpstream::root_url`]); every other path is OpenAI's.
 //!
 //! The server separates what every wire format shares (the script, recording, delays, hangs,
@@ -31,6 +32,7 @@
 //! more route.
 
 pub mod anthropic;
+mod immediate;
 mod openai;
 mod reply;
 mod respond;
@@ -40,6 +42,7 @@ mod step;
 pub mod fixtures;
 pub mod redis;
 
+pub use immediate::{Immediate, drain_stream};
 pub use server::{MockUpstream, RecordedRequest};
 pub use step::Step;
 
