@@ -5,7 +5,7 @@
 //! Per provider, innermost first:
 //!
 //! ```text
-//! provider -> Counted -> CircuitBreaker -> Retry -> Detached      (then the Router, outside)
+//! provider -> CircuitBreaker -> Retry      (then the Router, outside)
 //! ```
 //!
 //! - One policy, one budget and one circuit per provider, shared by every deployment (every
@@ -17,22 +17,17 @@
 //!   and `Retry` never sleeps past that deadline. A `Timeout` here would apply the same limit
 //!   twice. The gateway sets no `Deadline` (INTERFACE.md has no key for one); an embedding
 //!   user who inserts one gets it honoured by every layer.
-//! - `x-bulkhead-attempts` counts requests that reached the upstream. `Retry` counts each of
-//!   its attempts in the request's `CallReport`, including one refused by an open circuit,
-//!   which never left the process. So `Detached` hands `Retry` the request without its report
-//!   and `Counted`, inside the breaker, records the attempts that really go out.
+//! - `x-bulkhead-attempts` counts requests that reached the upstream: `Retry` counts each of
+//!   its attempts in the request's `CallReport`, except one the breaker refused
+//!   (`CircuitOpen`), which never left the process.
 
 use std::sync::Arc;
 
-use bulkhead_core::{
-    CallReport, ChatModel, ChatRequest, ChatResponse, ChatStream, EmbeddingModel, EmbeddingRequest,
-    EmbeddingResponse, Result, async_trait,
-};
+use bulkhead_core::{ChatModel, EmbeddingModel};
 use bulkhead_retry::{
     BudgetConfig, Circuit, CircuitBreaker, CircuitConfig, ExponentialBackoff, Retry, RetryBudget,
     RetryConfig,
 };
-use http::Extensions;
 
 use crate::config::{CircuitBreakerSettings, RetrySettings};
 
@@ -47,20 +42,15 @@ pub(crate) fn wrap(
     let policy = Arc::new(ExponentialBackoff::new(retry_config(name, retry)));
     let budget = Arc::new(RetryBudget::new(budget_config(retry)));
     let circuit = Circuit::new(name, circuit_config(breaker));
-    let chat = Detached(
-        Retry::new(
-            CircuitBreaker::new(Counted(chat), circuit.clone()),
-            policy.clone(),
-        )
+    let chat = Retry::new(CircuitBreaker::new(chat, circuit.clone()), policy.clone())
         .with_budget(budget.clone())
-        .with_provider(name),
-    );
+        .with_provider(name);
     let embeddings = embeddings.map(|embeddings| {
-        Arc::new(Detached(
-            Retry::new(CircuitBreaker::new(Counted(embeddings), circuit), policy)
+        Arc::new(
+            Retry::new(CircuitBreaker::new(embeddings, circuit), policy)
                 .with_budget(budget)
                 .with_provider(name),
-        )) as Arc<dyn EmbeddingModel>
+        ) as Arc<dyn EmbeddingModel>
     });
     (Arc::new(chat), embeddings)
 }
@@ -103,73 +93,6 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
         (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
-}
-
-/// The request's report, moved out of `Retry`'s sight (see the module docs).
-#[derive(Debug, Clone)]
-struct UpstreamReport(CallReport);
-
-fn detach(extensions: &mut Extensions) {
-    if let Some(report) = extensions.remove::<CallReport>() {
-        extensions.insert(UpstreamReport(report));
-    }
-}
-
-fn count(extensions: &Extensions) {
-    if let Some(UpstreamReport(report)) = extensions.get::<UpstreamReport>() {
-        report.record_attempt();
-    }
-}
-
-/// Outermost: hides the request's `CallReport` from `Retry` (the router, outside, has
-/// already recorded the deployment in it and keeps its own handle).
-#[derive(Debug)]
-struct Detached<M>(M);
-
-#[async_trait]
-impl<M: ChatModel> ChatModel for Detached<M> {
-    async fn chat(&self, mut request: ChatRequest) -> Result<ChatResponse> {
-        detach(&mut request.extensions);
-        self.0.chat(request).await
-    }
-
-    async fn stream(&self, mut request: ChatRequest) -> Result<ChatStream> {
-        detach(&mut request.extensions);
-        self.0.stream(request).await
-    }
-}
-
-#[async_trait]
-impl<M: EmbeddingModel> EmbeddingModel for Detached<M> {
-    async fn embed(&self, mut request: EmbeddingRequest) -> Result<EmbeddingResponse> {
-        detach(&mut request.extensions);
-        self.0.embed(request).await
-    }
-}
-
-/// Innermost: counts one upstream attempt per call that gets past the circuit breaker.
-#[derive(Debug)]
-struct Counted<M>(M);
-
-#[async_trait]
-impl<M: ChatModel> ChatModel for Counted<M> {
-    async fn chat(&self, request: ChatRequest) -> Result<ChatResponse> {
-        count(&request.extensions);
-        self.0.chat(request).await
-    }
-
-    async fn stream(&self, request: ChatRequest) -> Result<ChatStream> {
-        count(&request.extensions);
-        self.0.stream(request).await
-    }
-}
-
-#[async_trait]
-impl<M: EmbeddingModel> EmbeddingModel for Counted<M> {
-    async fn embed(&self, request: EmbeddingRequest) -> Result<EmbeddingResponse> {
-        count(&request.extensions);
-        self.0.embed(request).await
-    }
 }
 
 #[cfg(test)]

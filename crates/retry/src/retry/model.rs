@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use bulkhead_core::{
     CallReport, ChatModel, ChatRequest, ChatResponse, ChatStream, EmbeddingModel, EmbeddingRequest,
-    EmbeddingResponse, Result, async_trait,
+    EmbeddingResponse, ErrorKind, Result, async_trait,
 };
 use http::Extensions;
 
@@ -17,8 +17,10 @@ use crate::{Budget, ExponentialBackoff, RetryPolicy, Unlimited};
 /// Retries failed calls to the inner model, by a [`RetryPolicy`], within a [`Budget`] and the
 /// request's [`Deadline`](bulkhead_core::Deadline).
 ///
-/// - Each attempt gets a clone of the request, and counts one attempt in the request's
-///   [`CallReport`] when it carries one (that is how the gateway learns `x-bulkhead-attempts`).
+/// - Each attempt gets a clone of the request. Each attempt sent upstream counts one in the
+///   request's [`CallReport`] when it carries one (that is how the gateway learns
+///   `x-bulkhead-attempts`); one an inner [`CircuitBreaker`](crate::CircuitBreaker) refused
+///   (`CircuitOpen`) never left the process and is not counted.
 /// - No attempt outlives the request's deadline: one still running then ends with `Timeout`.
 /// - `stream` is retried only until the answer has started: when `stream` fails, or the
 ///   stream's first item is an error. Once a chunk has been handed on, a later error passes
@@ -66,16 +68,13 @@ impl<M> Retry<M> {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let report = extensions.get::<CallReport>().cloned();
+        let report = extensions.get::<CallReport>();
         let deadline =
             crate::retry::effective_deadline(&*self.policy, request_deadline(extensions));
         let metrics = &self.metrics;
         let mut attempts = 0_u32;
         crate::retry::run(&*self.policy, &*self.budget, deadline, || {
             attempts += 1;
-            if let Some(report) = &report {
-                report.record_attempt();
-            }
             if attempts > 1 {
                 metrics.retry();
             }
@@ -83,11 +82,22 @@ impl<M> Retry<M> {
             async move {
                 let result = within(deadline, "request deadline exceeded", call).await;
                 metrics.attempt(&result);
+                if let Some(report) = report
+                    && left_the_process(&result)
+                {
+                    report.record_attempt();
+                }
                 result
             }
         })
         .await
     }
+}
+
+/// Whether an attempt that ended with `result` was sent to the upstream: every attempt is,
+/// except one an open circuit refused (`CircuitOpen`) before it left the process.
+fn left_the_process<T>(result: &Result<T>) -> bool {
+    !matches!(result, Err(e) if e.kind() == ErrorKind::CircuitOpen)
 }
 
 impl Retry<()> {
