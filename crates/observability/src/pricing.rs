@@ -114,8 +114,16 @@ impl Pricing {
     /// The price of `model`: an exact entry, else the entry of its name without a version
     /// suffix or routing prefix.
     pub fn price(&self, model: &str) -> Option<Price> {
-        let lower = model.to_ascii_lowercase();
-        let mut name = lower.as_str();
+        // Runs per request: names are nearly always lowercase already, so copy only when not.
+        if model.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.price_lowercase(&model.to_ascii_lowercase())
+        } else {
+            self.price_lowercase(model)
+        }
+    }
+
+    /// [`Pricing::price`] of a lowercase name.
+    fn price_lowercase(&self, mut name: &str) -> Option<Price> {
         if let Some(price) = self.prices.get(name) {
             return Some(*price);
         }

@@ -17,6 +17,7 @@
 //! attempts it took. A call that is dropped before it ends (the client went away) is still
 //! recorded, with outcome `cancelled`. Streams are recorded when they end.
 
+mod keys;
 mod record;
 mod stream;
 
@@ -31,6 +32,7 @@ use tracing::Instrument as _;
 
 use crate::Pricing;
 use crate::names::OK;
+use keys::{AttemptKeys, KeyCache, RequestKeys};
 use record::{Operation, Recorder};
 
 /// Records metrics, spans and cost of the calls it passes to its inner model; see
@@ -81,9 +83,19 @@ pub(crate) struct Settings {
 #[derive(Debug, Clone)]
 pub(crate) enum Scope {
     /// Around the whole request.
-    Request,
+    Request(Arc<KeyCache<RequestKeys>>),
     /// Around one provider's attempts; the provider's configured name.
-    Attempt(Arc<str>),
+    Attempt(Arc<str>, Arc<KeyCache<AttemptKeys>>),
+}
+
+impl Scope {
+    fn request() -> Self {
+        Scope::Request(Arc::new(KeyCache::new(Arc::from(""))))
+    }
+
+    fn attempt(provider: Arc<str>) -> Self {
+        Scope::Attempt(provider.clone(), Arc::new(KeyCache::new(provider)))
+    }
 }
 
 fn builtin_pricing() -> Arc<Pricing> {
@@ -144,7 +156,7 @@ impl<M> Observe<M> {
     pub fn request(inner: M) -> Self {
         Self {
             inner,
-            settings: Settings::new(Scope::Request),
+            settings: Settings::new(Scope::request()),
         }
     }
 
@@ -158,7 +170,7 @@ impl<M> Observe<M> {
     pub fn attempt(inner: M, provider: impl Into<Arc<str>>) -> Self {
         Self {
             inner,
-            settings: Settings::new(Scope::Attempt(provider.into())),
+            settings: Settings::new(Scope::attempt(provider.into())),
         }
     }
 
@@ -203,12 +215,12 @@ impl<M> Observe<M> {
 impl ObserveLayer {
     /// Layers that observe whole requests.
     pub fn request() -> Self {
-        Self(Settings::new(Scope::Request))
+        Self(Settings::new(Scope::request()))
     }
 
     /// Layers that observe each upstream attempt of `provider`.
     pub fn attempt(provider: impl Into<Arc<str>>) -> Self {
-        Self(Settings::new(Scope::Attempt(provider.into())))
+        Self(Settings::new(Scope::attempt(provider.into())))
     }
 
     fn settings_mut(&mut self) -> &mut Settings {

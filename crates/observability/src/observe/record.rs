@@ -10,12 +10,10 @@ use tokio::time::Instant;
 use tracing::Span;
 use tracing::field::Empty;
 
+use super::keys::{self, AttemptKeys, GATEWAY_OVERHEAD, IN_FLIGHT, Labelled, RequestKeys};
 use super::{Scope, Settings};
-use crate::names::{self, CANCELLED};
+use crate::names::{self, CANCELLED, OK};
 use crate::{Pricing, UpstreamTime};
-
-/// The `model` label of a request whose name is not among the known models.
-const OTHER_MODEL: &str = "other";
 
 /// The GenAI operation, `gen_ai.operation.name`.
 #[derive(Debug, Clone, Copy)]
@@ -40,10 +38,12 @@ enum Kind {
         report: Option<CallReport>,
         upstream: UpstreamTime,
         pricing: Arc<Pricing>,
+        keys: Arc<Labelled<RequestKeys>>,
     },
     Attempt {
         provider: Arc<str>,
         upstream: Option<UpstreamTime>,
+        keys: Arc<Labelled<AttemptKeys>>,
     },
 }
 
@@ -52,8 +52,6 @@ enum Kind {
 pub(crate) struct Recorder {
     kind: Kind,
     model: Arc<str>,
-    /// The metrics label: `model`, or `other` when it is not a known model.
-    label: Arc<str>,
     span: Span,
     start: Instant,
     log_prompts: bool,
@@ -62,6 +60,7 @@ pub(crate) struct Recorder {
     output_chunks: u64,
     usage: Option<Usage>,
     response_model: Option<String>,
+    /// Kept for the span only (empty while it is disabled).
     finish_reasons: Vec<String>,
     completion: String,
     finished: bool,
@@ -106,32 +105,42 @@ impl Recorder {
         prompt: Option<String>,
     ) -> Self {
         let op = operation.as_str();
-        let model: Arc<str> = model.into();
-        let label = match &settings.known_models {
-            Some(known) if !known.contains(&model) => Arc::from(OTHER_MODEL),
-            _ => model.clone(),
+        let known = settings.known_models.as_deref();
+        // The model's name, shared with its label unless that is `other`.
+        let shared = |label: &Arc<str>| -> Arc<str> {
+            if **label == *model {
+                label.clone()
+            } else {
+                Arc::from(model)
+            }
         };
-        let (span, kind) = match &settings.scope {
-            Scope::Request => {
+        let (span, kind, model) = match &settings.scope {
+            Scope::Request(cache) => {
+                let keys = cache.get(known, model);
+                let model = shared(&keys.label);
                 let upstream = UpstreamTime::new();
                 extensions.insert(upstream.clone());
-                metrics::gauge!(names::IN_FLIGHT_REQUESTS).increment(1.0);
+                keys::gauge(&IN_FLIGHT).increment(1.0);
                 let span = gen_ai_span!("gen_ai.request", "internal", op, &*model);
                 let kind = Kind::Request {
                     report: extensions.get::<CallReport>().cloned(),
                     upstream,
                     pricing: settings.pricing.clone(),
+                    keys,
                 };
-                (span, kind)
+                (span, kind, model)
             }
-            Scope::Attempt(provider) => {
+            Scope::Attempt(provider, cache) => {
+                let keys = cache.get(known, model);
+                let model = shared(&keys.label);
                 let span = gen_ai_span!("gen_ai.attempt", "client", op, &*model);
                 span.record("gen_ai.provider.name", &**provider);
                 let kind = Kind::Attempt {
                     provider: provider.clone(),
                     upstream: extensions.get::<UpstreamTime>().cloned(),
+                    keys,
                 };
-                (span, kind)
+                (span, kind, model)
             }
         };
         let log_prompts = prompt.is_some();
@@ -147,7 +156,6 @@ impl Recorder {
         Self {
             kind,
             model,
-            label,
             span,
             start: Instant::now(),
             log_prompts,
@@ -171,9 +179,11 @@ impl Recorder {
     pub(crate) fn on_response(&mut self, response: &ChatResponse) {
         self.usage = response.usage.clone();
         self.response_model = Some(response.model.clone());
-        for choice in &response.choices {
-            if let Some(reason) = &choice.finish_reason {
-                self.finish_reasons.push(reason.as_str().to_owned());
+        if !self.span.is_disabled() {
+            for choice in &response.choices {
+                if let Some(reason) = &choice.finish_reason {
+                    self.finish_reasons.push(reason.as_str().to_owned());
+                }
             }
         }
         if self.log_prompts {
@@ -202,12 +212,16 @@ impl Recorder {
         if chunk.choices.is_empty() {
             return;
         }
-        let now = Instant::now();
-        self.first_chunk.get_or_insert(now);
-        self.last_chunk = Some(now);
-        self.output_chunks += 1;
+        // Chunk timings are the attempt scope's metrics; the request scope needs no clock.
+        if let Kind::Attempt { .. } = self.kind {
+            let now = Instant::now();
+            self.first_chunk.get_or_insert(now);
+            self.last_chunk = Some(now);
+            self.output_chunks += 1;
+        }
+        let spanned = !self.span.is_disabled();
         for choice in &chunk.choices {
-            if let Some(reason) = &choice.finish_reason {
+            if spanned && let Some(reason) = &choice.finish_reason {
                 self.finish_reasons.push(reason.as_str().to_owned());
             }
             if self.log_prompts
@@ -229,13 +243,17 @@ impl Recorder {
                 report,
                 upstream,
                 pricing,
+                keys,
             } => {
-                let label = self.label.clone();
-                metrics::gauge!(names::IN_FLIGHT_REQUESTS).decrement(1.0);
-                metrics::counter!(names::REQUESTS_TOTAL, "model" => label.clone(), "outcome" => outcome)
-                    .increment(1);
+                keys::gauge(&IN_FLIGHT).decrement(1.0);
+                if outcome == OK {
+                    keys::counter(&keys.keys.requests_ok).increment(1);
+                } else {
+                    metrics::counter!(names::REQUESTS_TOTAL, "model" => keys.label.clone(), "outcome" => outcome)
+                        .increment(1);
+                }
                 let overhead = elapsed.saturating_sub(upstream.total());
-                metrics::histogram!(names::GATEWAY_OVERHEAD).record(overhead.as_secs_f64());
+                keys::histogram(&GATEWAY_OVERHEAD).record(overhead.as_secs_f64());
                 let deployment = report.as_ref().and_then(CallReport::deployment);
                 let cache = report.as_ref().and_then(CallReport::cache);
                 let cost = self.usage.as_ref().and_then(|usage| {
@@ -250,7 +268,7 @@ impl Recorder {
                     pricing.cost(priced, usage)
                 });
                 if let Some(cost) = cost {
-                    metrics::gauge!(names::COST_USD_TOTAL, "model" => label).increment(cost);
+                    keys::gauge(&keys.keys.cost).increment(cost);
                     if let Some(report) = report {
                         report.set_cost_usd(cost);
                     }
@@ -271,49 +289,37 @@ impl Recorder {
                     }
                 }
             }
-            Kind::Attempt { provider, upstream } => {
+            Kind::Attempt {
+                provider,
+                upstream,
+                keys,
+            } => {
                 if let Some(upstream) = upstream {
                     upstream.add(elapsed);
                 }
-                let model = self.label.clone();
-                metrics::histogram!(
-                    names::OPERATION_DURATION,
-                    "gen_ai_request_model" => model.clone(),
-                    "gen_ai_provider_name" => provider.clone(),
-                    "outcome" => outcome,
-                )
-                .record(elapsed.as_secs_f64());
+                let (label, keys) = (&keys.label, &keys.keys);
+                if outcome == OK {
+                    keys::histogram(&keys.duration_ok).record(elapsed.as_secs_f64());
+                } else {
+                    metrics::histogram!(
+                        names::OPERATION_DURATION,
+                        "gen_ai_request_model" => label.clone(),
+                        "gen_ai_provider_name" => provider.clone(),
+                        "outcome" => outcome,
+                    )
+                    .record(elapsed.as_secs_f64());
+                }
                 if let Some(usage) = &self.usage {
-                    for (token_type, count) in [
-                        ("input", usage.prompt_tokens),
-                        ("output", usage.completion_tokens),
-                    ] {
-                        metrics::histogram!(
-                            names::TOKEN_USAGE,
-                            "gen_ai_token_type" => token_type,
-                            "gen_ai_request_model" => model.clone(),
-                            "gen_ai_provider_name" => provider.clone(),
-                        )
-                        .record(f64::from(count));
-                    }
+                    keys::histogram(&keys.input_tokens).record(f64::from(usage.prompt_tokens));
+                    keys::histogram(&keys.output_tokens).record(f64::from(usage.completion_tokens));
                 }
                 if let Some(first) = self.first_chunk {
-                    metrics::histogram!(
-                        names::TIME_TO_FIRST_CHUNK,
-                        "gen_ai_request_model" => model.clone(),
-                        "gen_ai_provider_name" => provider.clone(),
-                    )
-                    .record((first - self.start).as_secs_f64());
+                    keys::histogram(&keys.first_chunk).record((first - self.start).as_secs_f64());
                     if let (Some(last), true) = (self.last_chunk, self.output_chunks > 1) {
                         #[allow(clippy::cast_precision_loss)] // chunk counts stay far below 2^52
                         let per_chunk =
                             (last - first).as_secs_f64() / (self.output_chunks - 1) as f64;
-                        metrics::histogram!(
-                            names::TIME_PER_OUTPUT_CHUNK,
-                            "gen_ai_request_model" => model,
-                            "gen_ai_provider_name" => provider.clone(),
-                        )
-                        .record(per_chunk);
+                        keys::histogram(&keys.per_chunk).record(per_chunk);
                     }
                 }
             }
