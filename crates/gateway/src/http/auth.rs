@@ -20,14 +20,17 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use std::task::{Context, Poll};
+
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use bulkhead_core::Tenant;
+use futures_util::future::{Either, Ready, ready};
 use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderName};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
+use tower::Service;
 
 use super::error::ApiError;
 use crate::config::{BudgetPeriod, KeyConfig};
@@ -117,35 +120,64 @@ pub(crate) fn limits_of(key: &KeyConfig) -> Limits {
     }
 }
 
-/// The middleware: resolve the caller, or answer 401.
-pub(crate) async fn layer(
-    State(gateway): State<Gateway>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let keys = &gateway.inner.keys;
+/// The layer of every `/v1` route: resolve the caller, or answer 401 without calling the
+/// route (and so before its body is read).
+///
+/// A plain `tower` service rather than `axum::middleware::from_fn_with_state`, which clones
+/// the inner service and boxes a future on every request.
+#[derive(Clone)]
+pub(crate) struct Authenticate<S> {
+    pub(crate) gateway: Gateway,
+    pub(crate) inner: S,
+}
+
+impl<S> Service<Request> for Authenticate<S>
+where
+    S: Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Either<S::Future, Ready<Result<Response, S::Error>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        match identify(&self.gateway.inner.keys, &request) {
+            Ok(None) => {}
+            Ok(Some(caller)) => {
+                request.extensions_mut().insert(caller);
+            }
+            Err(refusal) => return Either::Right(ready(Ok(*refusal))),
+        }
+        Either::Left(self.inner.call(request))
+    }
+}
+
+/// The caller a request's key names: `None` for an open gateway (no keys configured), or the
+/// 401 answer to give.
+fn identify(keys: &Keys, request: &Request) -> Result<Option<Arc<Caller>>, Box<Response>> {
     if keys.is_empty() {
-        return next.run(request).await;
+        return Ok(None);
     }
     let anthropic_style = request.uri().path() == "/v1/messages";
     // Anthropic's SDKs read errors in Anthropic's shape; everyone else in OpenAI's.
     let refuse = |error: ApiError| {
-        if anthropic_style {
+        Box::new(if anthropic_style {
             super::messages::anthropic_error(error)
         } else {
             error.into_response()
-        }
+        })
     };
-    let caller = match presented_key(request.headers(), anthropic_style) {
-        Presented::Missing => return refuse(ApiError::missing_key()),
-        Presented::Malformed => return refuse(ApiError::invalid_key()),
+    match presented_key(request.headers(), anthropic_style) {
+        Presented::Missing => Err(refuse(ApiError::missing_key())),
+        Presented::Malformed => Err(refuse(ApiError::invalid_key())),
         Presented::Key(key) => match keys.find(key) {
-            Some(caller) => caller.clone(),
-            None => return refuse(ApiError::invalid_key()),
+            Some(caller) => Ok(Some(caller.clone())),
+            None => Err(refuse(ApiError::invalid_key())),
         },
-    };
-    request.extensions_mut().insert(caller);
-    next.run(request).await
+    }
 }
 
 /// Once the body names the model: refuse a model outside the caller's allow-list (403), and

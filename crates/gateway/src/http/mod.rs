@@ -52,10 +52,13 @@ pub(crate) fn router(gateway: Gateway) -> Router {
         .route("/v1/messages", post(messages::handle))
         .route("/v1/models", get(models::list))
         .route("/v1/models/{*id}", get(models::retrieve))
-        .route_layer(axum::middleware::from_fn_with_state(
-            gateway.clone(),
-            auth::layer,
-        ));
+        .route_layer({
+            let gateway = gateway.clone();
+            tower::layer::layer_fn(move |inner| auth::Authenticate {
+                gateway: gateway.clone(),
+                inner,
+            })
+        });
     Router::new()
         .merge(api)
         .route("/healthz", get(healthz))
@@ -63,7 +66,7 @@ pub(crate) fn router(gateway: Gateway) -> Router {
         .fallback(unknown_url)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
-        .layer(axum::middleware::from_fn(request_id::layer))
+        .layer(tower::layer::layer_fn(request_id::SetRequestId))
         .with_state(gateway)
 }
 

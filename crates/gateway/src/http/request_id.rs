@@ -10,29 +10,79 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
 use axum::extract::Request;
-use axum::middleware::Next;
 use axum::response::Response;
 use bulkhead_core::RequestId;
 use http::HeaderValue;
+use tower::Service;
 
 use super::X_REQUEST_ID;
 
 /// The longest client-supplied id that is echoed; longer ones are replaced.
 const MAX_LEN: usize = 128;
 
-/// Middleware: resolve the id, put it in the request's extensions, set it on the response.
-pub(crate) async fn layer(mut request: Request, next: Next) -> Response {
-    let header = match request.headers().get(&X_REQUEST_ID) {
-        Some(value) if is_sane(value.as_bytes()) => value.clone(),
-        _ => generate(),
-    };
-    // `is_sane` and `generate` only admit visible ASCII, so this never falls back.
-    let id = RequestId::new(header.to_str().unwrap_or_default());
-    request.extensions_mut().insert(id);
-    let mut response = next.run(request).await;
-    response.headers_mut().insert(X_REQUEST_ID, header);
-    response
+/// The outermost layer: resolve the id, put it in the request's extensions, set it on the
+/// response.
+///
+/// A plain `tower` service rather than `axum::middleware::from_fn`, which clones the inner
+/// service and boxes a future on every request; this runs on every request.
+#[derive(Debug, Clone)]
+pub(crate) struct SetRequestId<S>(pub(crate) S);
+
+impl<S> Service<Request> for SetRequestId<S>
+where
+    S: Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = WithRequestId<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let header = match request.headers().get(&X_REQUEST_ID) {
+            Some(value) if is_sane(value.as_bytes()) => value.clone(),
+            _ => generate(),
+        };
+        // `is_sane` and `generate` only admit visible ASCII, so this never falls back.
+        let id = RequestId::new(header.to_str().unwrap_or_default());
+        request.extensions_mut().insert(id);
+        WithRequestId {
+            inner: self.0.call(request),
+            header: Some(header),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The inner service's response future; sets `x-request-id` on its response.
+    pub(crate) struct WithRequestId<F> {
+        #[pin]
+        inner: F,
+        header: Option<HeaderValue>,
+    }
+}
+
+impl<F, E> Future for WithRequestId<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = ready!(this.inner.poll(cx))?;
+        if let Some(header) = this.header.take() {
+            response.headers_mut().insert(X_REQUEST_ID, header);
+        }
+        Poll::Ready(Ok(response))
+    }
 }
 
 /// 1 to 128 visible ASCII characters: safe to echo in a header and to put in logs.
