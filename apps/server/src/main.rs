@@ -19,6 +19,11 @@ use bulkhead_observability::telemetry::{self, LogFormat, TelemetryConfig};
 use bulkhead_observability::{PrometheusHandle, install_prometheus, upkeep};
 use clap::Parser;
 
+/// The allocator (the `mimalloc` feature, on by default; see Cargo.toml).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Run the Bulkhead gateway: an OpenAI-compatible API in front of your model providers.
 #[derive(Debug, Parser)]
 #[command(name = "bulkhead-server", version)]

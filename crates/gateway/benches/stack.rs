@@ -16,6 +16,10 @@
 //! - `json_cache_hit`, `stream_cache_hit/N_chunks`: the embedded default, whose in-memory
 //!   cache answers every iteration after the first: the cost of a hit, end to end.
 //!
+//! The process is set up as `bulkhead-server` sets itself up: mimalloc as the allocator and
+//! the Prometheus recorder installed (with its upkeep task), so every metric is recorded as it
+//! is in production.
+//!
 //! The three above run with the cache off, so each iteration goes through the whole stack:
 //! the request's `Observe`, the router, retry and breaker, the attempt's `Observe`, the
 //! provider.
@@ -52,6 +56,10 @@ use bytes::Bytes;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group};
 use http::{Method, Request, StatusCode, header};
 use tower::ServiceExt as _;
+
+/// As in `bulkhead-server`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const JSON_BODY: &str = r#"{"model":"simulated","messages":[{"role":"system","content":"You are a concise assistant."},{"role":"user","content":"Summarise why per-request overhead matters for an AI gateway."}],"temperature":0.7,"max_tokens":256}"#;
 
@@ -90,10 +98,19 @@ fn chunk_events(body: &[u8]) -> usize {
         .count()
 }
 
-fn gateway_stack(c: &mut Criterion) {
+/// A current-thread runtime with the Prometheus recorder installed, as the server runs.
+fn runtime() -> tokio::runtime::Runtime {
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .expect("a tokio runtime");
+    let handle = bulkhead_observability::install_prometheus().expect("the first recorder");
+    runtime.spawn(bulkhead_observability::upkeep(handle));
+    runtime
+}
+
+fn gateway_stack(c: &mut Criterion) {
+    let runtime = runtime();
     // Without the cache every iteration runs the whole stack down to the provider; with it
     // (the embedded default) every iteration after the first is a hit.
     let mut uncached = Config::embedded_default();
@@ -169,9 +186,7 @@ fn profile_run() -> Option<()> {
         "stream_cache_hit" => (true, STREAM_BODY),
         other => panic!("unknown scenario {other}"),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("a tokio runtime");
+    let runtime = runtime();
     let mut config = Config::embedded_default();
     config.cache.enabled = cache;
     let router = Gateway::build(&config)
