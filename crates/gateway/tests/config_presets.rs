@@ -12,7 +12,9 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use bulkhead_gateway::{Config, ProviderKind};
 use bulkhead_testkit::{MockUpstream, fixtures};
-use common::{JsonValue as _, client, post_chat, serve_router, serve_toml};
+use common::{
+    JsonValue as _, client, model_toml, post_chat, provider_toml, serve_router, serve_toml,
+};
 use serde_json::Value;
 
 fn parse(source: &str) -> Result<Config, String> {
@@ -131,29 +133,16 @@ fn missing_pieces_and_unknown_vendors_are_errors_at_their_line() {
 #[tokio::test]
 async fn bearer_presets_send_the_key_as_a_bearer_token_and_keyless_ones_send_none() {
     let upstream = MockUpstream::start().await;
-    let url = serve_toml(&format!(
-        r#"
-[[providers]]
-name = "gpu"
-kind = "vllm"
-base_url = "{base}"
-api_key = "vllm-token"
-
-[[providers]]
-name = "local"
-kind = "ollama"
-base_url = "{base}"
-
-[[models]]
-name = "big"
-targets = [{{ provider = "gpu", model = "qwen" }}]
-
-[[models]]
-name = "small"
-targets = [{{ provider = "local", model = "llama3.2" }}]
-"#,
-        base = upstream.base_url()
-    ))
+    let base = upstream.base_url();
+    let url = serve_toml(
+        &[
+            provider_toml("gpu", "vllm", &base, "api_key = \"vllm-token\""),
+            provider_toml("local", "ollama", &base, ""),
+            model_toml("big", "gpu", "qwen"),
+            model_toml("small", "local", "llama3.2"),
+        ]
+        .concat(),
+    )
     .await;
     for model in ["big", "small"] {
         let response = post_chat(&client(), &url, model, false).await;
@@ -208,19 +197,13 @@ async fn azure_upstream() -> (String, Arc<Mutex<Vec<Seen>>>) {
 #[tokio::test]
 async fn azure_preset_reaches_the_deployment_with_api_key_and_api_version() {
     let (base, seen) = azure_upstream().await;
-    let url = serve_toml(&format!(
-        r#"
-[[providers]]
-name = "azure"
-kind = "azure"
-base_url = "{base}"
-api_key = "azure-secret"
-
-[[models]]
-name = "chat"
-targets = [{{ provider = "azure", model = "gpt4o-prod" }}]
-"#
-    ))
+    let url = serve_toml(
+        &[
+            provider_toml("azure", "azure", &base, "api_key = \"azure-secret\""),
+            model_toml("chat", "azure", "gpt4o-prod"),
+        ]
+        .concat(),
+    )
     .await;
     let response = post_chat(&client(), &url, "chat", false).await;
     assert_eq!(response.status(), 200);

@@ -7,7 +7,8 @@ use bulkhead_gateway::serve::LiveRouter;
 use bulkhead_gateway::{Config, Gateway, ServerConfig};
 use bulkhead_testkit::MockUpstream;
 use common::{
-    JsonBody as _, JsonValue as _, chat_body, client, error_object, fetch, key_hash, post_keyed,
+    JsonBody as _, JsonValue as _, chat_body, client, error_object, fetch, key_hash, model_toml,
+    post_keyed, provider_toml,
 };
 
 const KEY_A: &str = "bh-team-a-0123456789";
@@ -25,22 +26,19 @@ fn config(upstream: &str, with_c: bool) -> Config {
     } else {
         String::new()
     };
+    let provider = provider_toml(
+        "mock",
+        "openai",
+        upstream,
+        &format!("api_key = \"{PROVIDER_KEY}\""),
+    );
+    let models = [
+        model_toml("chat", "mock", "mock-model"),
+        model_toml("other", "mock", "mock-model"),
+    ]
+    .concat();
     let toml = format!(
-        r#"
-[[providers]]
-name = "mock"
-kind = "openai"
-base_url = "{upstream}"
-api_key = "{PROVIDER_KEY}"
-
-[[models]]
-name = "chat"
-targets = [{{ provider = "mock", model = "mock-model" }}]
-
-[[models]]
-name = "other"
-targets = [{{ provider = "mock", model = "mock-model" }}]
-
+        r#"{provider}{models}
 [[keys]]
 name = "team-a"
 hash = "{a}"

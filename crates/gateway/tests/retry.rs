@@ -12,7 +12,10 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use bulkhead_testkit::{MockUpstream, Step};
-use common::{JsonValue as _, client, error_object, post_chat, serve_toml};
+use common::{
+    JsonValue as _, ROOMY_TIMEOUTS, client, error_object, model_toml, post_chat, provider_toml,
+    serve_toml,
+};
 
 use futures_util::StreamExt as _;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
@@ -69,23 +72,9 @@ fn http() -> &'static reqwest::Client {
 /// (sections `[retry]`, `[circuit_breaker]`) appended.
 async fn gateway(name: &str, upstream: &MockUpstream, extra: &str) -> String {
     snapshotter();
-    serve_toml(&format!(
-        r#"
-[[providers]]
-name = "{name}"
-kind = "openai"
-base_url = "{}"
-timeouts = {{ connect_ms = 1000, first_token_ms = 5000, idle_ms = 5000, total_ms = 10000 }}
-
-[[models]]
-name = "chat"
-targets = [{{ provider = "{name}", model = "mock-model" }}]
-
-{extra}
-"#,
-        upstream.base_url()
-    ))
-    .await
+    let provider = provider_toml(name, "openai", &upstream.base_url(), ROOMY_TIMEOUTS);
+    let model = model_toml("chat", name, "mock-model");
+    serve_toml(&format!("{provider}{model}\n{extra}\n")).await
 }
 
 struct Answer {

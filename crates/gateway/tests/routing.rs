@@ -11,7 +11,9 @@ use bulkhead_core::{
 use bulkhead_gateway::{Config, Gateway, ModelRoute, StrategyKind};
 use bulkhead_orchestration::{Route, Router, Routes, Target};
 use bulkhead_testkit::{MockUpstream, Step};
-use common::{JsonValue as _, client, data_lines, fallback_toml, post_chat, serve, serve_toml};
+use common::{
+    JsonValue as _, client, data_lines, fallback_toml, post_chat, provider_toml, serve, serve_toml,
+};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -50,18 +52,13 @@ async fn a_failing_primary_falls_back_and_headers_name_the_deployment_that_answe
 async fn every_deployment_failing_is_a_503_naming_them() {
     let a = MockUpstream::start().await;
     let b = MockUpstream::start().await;
+    let providers = [
+        provider_toml("a", "openai", &a.base_url(), ""),
+        provider_toml("b", "openai", &b.base_url(), ""),
+    ]
+    .concat();
     let url = serve_toml(&format!(
-        r#"
-[[providers]]
-name = "a"
-kind = "openai"
-base_url = "{}"
-
-[[providers]]
-name = "b"
-kind = "openai"
-base_url = "{}"
-
+        r#"{providers}
 [[models]]
 name = "chat"
 strategy = "round_robin"
@@ -69,9 +66,7 @@ targets = [{{ provider = "a", model = "m1" }}, {{ provider = "b", model = "m2", 
 # Retries off: this test is about what the router does when a deployment fails.
 [retry]
 max_attempts = 1
-"#,
-        a.base_url(),
-        b.base_url()
+"#
     ))
     .await;
     a.push(Step::error(500, "boom"));

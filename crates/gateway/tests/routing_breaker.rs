@@ -11,26 +11,18 @@ mod common;
 use std::time::{Duration, Instant};
 
 use bulkhead_testkit::{MockUpstream, Step};
-use common::{JsonValue as _, client, error_object, post_chat, serve_toml};
+use common::{
+    JsonValue as _, ROOMY_TIMEOUTS, client, error_object, post_chat, provider_toml, serve_toml,
+};
 use serde_json::Value;
 
 /// A gateway with model `chat` over providers `a` and `b` (round robin, retries off) and the
 /// given `[circuit_breaker]` keys.
 async fn gateway(a: &MockUpstream, b: &MockUpstream, breaker: &str) -> String {
+    let a = provider_toml("a", "openai", &a.base_url(), ROOMY_TIMEOUTS);
+    let b = provider_toml("b", "openai", &b.base_url(), ROOMY_TIMEOUTS);
     serve_toml(&format!(
-        r#"
-[[providers]]
-name = "a"
-kind = "openai"
-base_url = "{}"
-timeouts = {{ connect_ms = 1000, first_token_ms = 5000, idle_ms = 5000, total_ms = 10000 }}
-
-[[providers]]
-name = "b"
-kind = "openai"
-base_url = "{}"
-timeouts = {{ connect_ms = 1000, first_token_ms = 5000, idle_ms = 5000, total_ms = 10000 }}
-
+        r#"{a}{b}
 [[models]]
 name = "chat"
 strategy = "round_robin"
@@ -44,9 +36,7 @@ max_attempts = 1
 failure_ratio = 0.5
 window_secs = 30
 {breaker}
-"#,
-        a.base_url(),
-        b.base_url()
+"#
     ))
     .await
 }

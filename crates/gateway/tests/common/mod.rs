@@ -48,6 +48,36 @@ pub fn key_hash(key: &str) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(key.as_bytes())))
 }
 
+/// One `[[providers]]` table: provider `name` of `kind` at `base_url`, with the `extra` lines
+/// (an `api_key`, `timeouts`, ...) added to it.
+pub fn provider_toml(name: &str, kind: &str, base_url: &str, extra: &str) -> String {
+    format!(
+        r#"
+[[providers]]
+name = "{name}"
+kind = "{kind}"
+base_url = "{base_url}"
+{extra}
+"#
+    )
+}
+
+/// One `[[models]]` table: model `name`, served as `model` by `provider`.
+pub fn model_toml(name: &str, provider: &str, model: &str) -> String {
+    format!(
+        r#"
+[[models]]
+name = "{name}"
+targets = [{{ provider = "{provider}", model = "{model}" }}]
+"#
+    )
+}
+
+/// A provider's `timeouts` line with room to spare on loopback: only an upstream scripted to
+/// be slow or to hang trips them.
+pub const ROOMY_TIMEOUTS: &str =
+    "timeouts = { connect_ms = 1000, first_token_ms = 5000, idle_ms = 5000, total_ms = 10000 }";
+
 /// TOML for model `chat`, served as `primary_model` by the OpenAI-compatible provider `primary`
 /// at `primary_url`, falling back to model `chat-backup`, served as `backup_model` by provider
 /// `backup` at `backup_url`. Sections may follow.
@@ -55,49 +85,33 @@ pub fn fallback_toml(
     (primary_url, primary_model): (&str, &str),
     (backup_url, backup_model): (&str, &str),
 ) -> String {
+    let providers = [
+        provider_toml("primary", "openai", primary_url, ""),
+        provider_toml("backup", "openai", backup_url, ""),
+    ]
+    .concat();
+    let backup = model_toml("chat-backup", "backup", backup_model);
     format!(
-        r#"
-[[providers]]
-name = "primary"
-kind = "openai"
-base_url = "{primary_url}"
-
-[[providers]]
-name = "backup"
-kind = "openai"
-base_url = "{backup_url}"
-
+        r#"{providers}
 [[models]]
 name = "chat"
 targets = [{{ provider = "primary", model = "{primary_model}" }}]
 fallbacks = ["chat-backup"]
-
-[[models]]
-name = "chat-backup"
-targets = [{{ provider = "backup", model = "{backup_model}" }}]
-"#
+{backup}"#
     )
 }
 
 /// TOML for model `model`, served as `claude-sonnet-4` by the Anthropic-format provider
 /// `claude` at `root_url` with `api_key`, retries off. Sections may follow.
 pub fn anthropic_toml(root_url: &str, api_key: &str, model: &str) -> String {
-    format!(
-        r#"
-[[providers]]
-name = "claude"
-kind = "anthropic"
-base_url = "{root_url}"
-api_key = "{api_key}"
-
-[[models]]
-name = "{model}"
-targets = [{{ provider = "claude", model = "claude-sonnet-4" }}]
-
-[retry]
-max_attempts = 1
-"#
-    )
+    let provider = provider_toml(
+        "claude",
+        "anthropic",
+        root_url,
+        &format!("api_key = \"{api_key}\""),
+    );
+    let model = model_toml(model, "claude", "claude-sonnet-4");
+    format!("{provider}{model}\n[retry]\nmax_attempts = 1\n")
 }
 
 /// Build a gateway from TOML and serve it.
@@ -117,22 +131,9 @@ pub async fn serve_upstream(base_url: &str, timeouts: &str) -> String {
 /// TOML for one model `chat` served as `mock-model` by an OpenAI-compatible provider `mock` at
 /// `base_url` (with `provider` lines added to its table), retries off. Sections may follow.
 pub fn mock_toml(base_url: &str, provider: &str) -> String {
-    format!(
-        r#"
-[[providers]]
-name = "mock"
-kind = "openai"
-base_url = "{base_url}"
-{provider}
-
-[[models]]
-name = "chat"
-targets = [{{ provider = "mock", model = "mock-model" }}]
-
-[retry]
-max_attempts = 1
-"#
-    )
+    let provider = provider_toml("mock", "openai", base_url, provider);
+    let model = model_toml("chat", "mock", "mock-model");
+    format!("{provider}{model}\n[retry]\nmax_attempts = 1\n")
 }
 
 pub fn client() -> reqwest::Client {
