@@ -39,13 +39,13 @@ use bulkhead_inference::anthropic::ingress::{
 use bulkhead_inference::anthropic::wire::{MessagesRequest, StreamEvent};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use http::{HeaderValue, StatusCode};
+use http::StatusCode;
 use serde_json::{Value, json};
 
 use super::admit::{Admission, Admitted, Settled, settle};
 use super::error::ApiError;
-use super::{Origin, json_answer, parse_body, set_origin_headers};
+use super::sse::event_stream_head;
+use super::{Origin, json_answer, parse_body};
 use crate::gateway::Gateway;
 
 pub(crate) async fn handle(
@@ -146,23 +146,19 @@ pub(crate) fn anthropic_error(error: ApiError) -> Response {
 }
 
 fn streaming_response(first: Option<ChatChunk>, upstream: ChatStream, origin: Origin) -> Response {
+    let mut response = event_stream_head(&origin);
     let state = Events {
         first,
         upstream: Some(upstream),
         encoder: EventEncoder::new(),
-        origin: origin.clone(),
+        origin,
         events: Vec::new(),
     };
     let body = futures_util::stream::unfold(state, |mut state| async move {
         let bytes = state.next_frame().await?;
         Some((Ok::<Bytes, Infallible>(bytes), state))
     });
-    let mut response = Response::new(Body::from_stream(body));
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    set_origin_headers(&mut response, &origin);
+    *response.body_mut() = Body::from_stream(body);
     response
 }
 

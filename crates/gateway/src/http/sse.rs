@@ -76,16 +76,25 @@ pub(crate) async fn respond(
 }
 
 fn streaming_response(first: Option<ChatChunk>, stream: ChatStream, origin: Origin) -> Response {
-    // The head first, then the body, so `origin` moves into the body instead of being cloned
-    // (its header values are `Bytes`, whose first clone allocates).
+    let mut response = event_stream_head(&origin);
+    *response.body_mut() = Body::from_stream(SseBody::new(first, stream, origin));
+    response
+}
+
+/// The head of a streamed answer, on either route: `text/event-stream`, no caching, no proxy
+/// buffering, and the `x-bulkhead-*` headers of `origin`; the body is empty, for the caller
+/// to set.
+///
+/// Head first, then body, so the caller can move `origin` into the body instead of cloning it
+/// (its header values are `Bytes`, whose first clone allocates).
+pub(crate) fn event_stream_head(origin: &Origin) -> Response {
     let mut response = Response::new(Body::empty());
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     // Ask buffering reverse proxies (nginx) to pass events through as they come.
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    set_origin_headers(&mut response, &origin);
-    *response.body_mut() = Body::from_stream(SseBody::new(first, stream, origin));
+    set_origin_headers(&mut response, origin);
     response
 }
 
