@@ -10,7 +10,6 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
-use axum::serve::ListenerExt as _;
 
 use bulkhead_core::{CallReport, ChatModel as _};
 use bulkhead_inference::{OpenAiConfig, OpenAiProvider};
@@ -157,13 +156,6 @@ struct DelayProxy {
 
 impl DelayProxy {
     async fn start(upstream: &MockUpstream, delay: Duration) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
-        let addr = listener.local_addr().expect("bound address");
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
         let delay_us = Arc::new(AtomicU64::new(delay.as_micros() as u64));
         let root = upstream.root_url();
         bulkhead_inference::install_crypto_provider();
@@ -194,9 +186,7 @@ impl DelayProxy {
                     .expect("response")
             }
         });
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let addr = bulkhead_testkit::serve_router(app).await;
         DelayProxy {
             base_url: format!("http://{addr}/v1"),
             delay_us,

@@ -42,9 +42,30 @@ mod step;
 pub mod fixtures;
 pub mod redis;
 
+use axum::serve::ListenerExt as _;
+
 pub use immediate::{Immediate, drain_stream};
 pub use server::{MockUpstream, RecordedRequest};
 pub use step::Step;
+
+/// Serve `router` on `127.0.0.1:0` with `TCP_NODELAY` on every accepted connection, in a task
+/// that runs as long as the test's runtime; returns the bound address.
+///
+/// For the test's own servers (a gateway under test, a proxy in front of a [`MockUpstream`]);
+/// without `TCP_NODELAY`, reused connections stall on delayed ACKs and timings lie.
+pub async fn serve_router(router: axum::Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("bound address");
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    tokio::spawn(async move {
+        axum::serve(listener, router).await.expect("serve");
+    });
+    addr
+}
 
 /// A base URL (`http://127.0.0.1:PORT/v1`) on a port where nothing listens, so connecting to it
 /// is refused.

@@ -2,7 +2,6 @@
 
 #![allow(dead_code, unreachable_pub, async_fn_in_trait)]
 
-use axum::serve::ListenerExt as _;
 use bulkhead_gateway::serve::LiveRouter;
 use bulkhead_gateway::{Config, Gateway, ServerConfig};
 use serde_json::{Value, json};
@@ -10,17 +9,7 @@ use sha2::{Digest as _, Sha256};
 
 /// Serve `router` on `127.0.0.1:0` with axum; returns its root URL (`http://127.0.0.1:PORT`).
 pub async fn serve_router(router: axum::Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind loopback");
-    let addr = listener.local_addr().expect("bound address");
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    tokio::spawn(async move {
-        axum::serve(listener, router).await.expect("serve");
-    });
-    format!("http://{addr}")
+    format!("http://{}", bulkhead_testkit::serve_router(router).await)
 }
 
 /// Serve `gateway` on `127.0.0.1:0`; returns its root URL (`http://127.0.0.1:PORT`).
