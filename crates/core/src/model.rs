@@ -34,31 +34,54 @@ pub trait EmbeddingModel: Send + Sync {
     async fn embed(&self, request: EmbeddingRequest) -> Result<EmbeddingResponse>;
 }
 
-#[async_trait]
-impl<M: ChatModel + ?Sized> ChatModel for Arc<M> {
-    async fn chat(&self, request: ChatRequest) -> Result<ChatResponse> {
-        (**self).chat(request).await
-    }
+/// What an `#[async_trait]` method returns.
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-    async fn stream(&self, request: ChatRequest) -> Result<ChatStream> {
-        (**self).stream(request).await
-    }
+// Smart pointers hand on the inner model's future as it is. Written out rather than with
+// `#[async_trait]`, which would box a second future around it (and move the request and the
+// answer once more) at every `Arc<dyn ChatModel>` of a stack, on every call.
+
+/// Generates the forwarding impls of one pointer type.
+macro_rules! forward {
+    ($pointer:ident) => {
+        impl<M: ChatModel + ?Sized> ChatModel for $pointer<M> {
+            fn chat<'life0, 'async_trait>(
+                &'life0 self,
+                request: ChatRequest,
+            ) -> BoxFuture<'async_trait, Result<ChatResponse>>
+            where
+                'life0: 'async_trait,
+                Self: 'async_trait,
+            {
+                (**self).chat(request)
+            }
+
+            fn stream<'life0, 'async_trait>(
+                &'life0 self,
+                request: ChatRequest,
+            ) -> BoxFuture<'async_trait, Result<ChatStream>>
+            where
+                'life0: 'async_trait,
+                Self: 'async_trait,
+            {
+                (**self).stream(request)
+            }
+        }
+
+        impl<M: EmbeddingModel + ?Sized> EmbeddingModel for $pointer<M> {
+            fn embed<'life0, 'async_trait>(
+                &'life0 self,
+                request: EmbeddingRequest,
+            ) -> BoxFuture<'async_trait, Result<EmbeddingResponse>>
+            where
+                'life0: 'async_trait,
+                Self: 'async_trait,
+            {
+                (**self).embed(request)
+            }
+        }
+    };
 }
 
-#[async_trait]
-impl<M: ChatModel + ?Sized> ChatModel for Box<M> {
-    async fn chat(&self, request: ChatRequest) -> Result<ChatResponse> {
-        (**self).chat(request).await
-    }
-
-    async fn stream(&self, request: ChatRequest) -> Result<ChatStream> {
-        (**self).stream(request).await
-    }
-}
-
-#[async_trait]
-impl<M: EmbeddingModel + ?Sized> EmbeddingModel for Arc<M> {
-    async fn embed(&self, request: EmbeddingRequest) -> Result<EmbeddingResponse> {
-        (**self).embed(request).await
-    }
-}
+forward!(Arc);
+forward!(Box);
