@@ -314,3 +314,29 @@ fn a_call_abandoned_by_its_caller_is_counted_as_cancelled() {
     assert_eq!(attempts(&text, "cancelled"), 1.0);
     assert_eq!(value(&text, names::IN_FLIGHT_REQUESTS, &[]), 0.0);
 }
+
+#[test]
+fn a_recorder_installed_after_the_first_requests_gets_every_later_one() {
+    // `Observe` remembers the handles a recorder gave it; a different recorder (installed
+    // later, or another test's) must still get its own counts, and the first none of them.
+    let stack = stack(Duration::ZERO);
+    let first = recorder();
+    let second = recorder();
+    let send = |recorder, n| {
+        run(recorder, async {
+            for _ in 0..n {
+                let (request, _) = chat_request("hello");
+                stack.chat(request).await.unwrap();
+            }
+        });
+    };
+    send(&first, 3);
+    send(&second, 5);
+    send(&first, 1);
+    let (first, second) = (first.handle().render(), second.handle().render());
+    assert_eq!(requests(&first, "ok"), 4.0);
+    assert_eq!(attempts(&first, "ok"), 4.0);
+    assert_eq!(requests(&second, "ok"), 5.0);
+    assert_eq!(attempts(&second, "ok"), 5.0);
+    assert_eq!(tokens(&second, "input", "count"), 5.0);
+}

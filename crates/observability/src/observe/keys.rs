@@ -1,16 +1,19 @@
-//! The metric keys of each model an [`Observe`](super::Observe) has seen, built once.
+//! The metrics of each model an [`Observe`](super::Observe) has seen: keys built once, and
+//! handles registered once per recorder.
 //!
-//! `metrics::counter!` with runtime labels allocates the label list and hashes the key on
-//! every call; a request records several metrics at each of two scopes. Instead each scope
-//! keeps, per model name, the keys of its common case (`outcome = "ok"`) and hands them to the
-//! recorder by reference. The recorder itself is still looked up on every call, as the macros
-//! do, so one installed later (or a thread-local one in a test) is honoured; only the labels
-//! are remembered. Error outcomes, rarer, build their keys as the macros do.
+//! `metrics::counter!` with runtime labels allocates the label list, hashes the key and asks
+//! the recorder to find (Prometheus: compare and copy) the key on every call, and a request
+//! records several metrics at each of two scopes. Instead each scope keeps, per model name,
+//! the keys of its common case (`outcome = "ok"`) and the handles the recorder gave for them,
+//! together with which recorder that was. Each call still asks `metrics` for the current
+//! recorder, as the macros do, and registers afresh when it is not the one the handles came
+//! from, so one installed later (or a thread-local one in a test) is honoured. Error
+//! outcomes, rarer, go through the macros.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
-use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata};
+use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder};
 
 use crate::names;
 
@@ -25,25 +28,41 @@ pub(crate) const OTHER_MODEL: &str = "other";
 /// `known_models` set) keys are built per call, so memory stays bounded.
 const MAX_MODELS: usize = 1024;
 
-pub(crate) static IN_FLIGHT: Key = Key::from_static_name(names::IN_FLIGHT_REQUESTS);
-pub(crate) static GATEWAY_OVERHEAD: Key = Key::from_static_name(names::GATEWAY_OVERHEAD);
+static IN_FLIGHT: Key = Key::from_static_name(names::IN_FLIGHT_REQUESTS);
+static GATEWAY_OVERHEAD: Key = Key::from_static_name(names::GATEWAY_OVERHEAD);
 
 /// Built once per model name a scope sees.
 pub(crate) trait ForModel: Sized {
+    /// What a recorder gives for the keys.
+    type Handles;
+
     /// The keys of `label` (the model's name, or `other`); `provider` at the attempt scope.
     fn new(label: &Arc<str>, provider: &Arc<str>) -> Self;
+
+    /// Register every key with `recorder`.
+    fn register(&self, recorder: &dyn Recorder) -> Self::Handles;
 }
 
 /// The request scope's keys of one model.
 #[derive(Debug)]
 pub(crate) struct RequestKeys {
     /// `bulkhead_requests_total{model, outcome="ok"}`.
-    pub(crate) requests_ok: Key,
+    requests_ok: Key,
     /// `bulkhead_cost_usd_total{model}`.
-    pub(crate) cost: Key,
+    cost: Key,
+}
+
+/// The request scope's handles.
+pub(crate) struct RequestHandles {
+    pub(crate) in_flight: Gauge,
+    pub(crate) overhead: Histogram,
+    pub(crate) requests_ok: Counter,
+    pub(crate) cost: Gauge,
 }
 
 impl ForModel for RequestKeys {
+    type Handles = RequestHandles;
+
     fn new(label: &Arc<str>, _: &Arc<str>) -> Self {
         let model = || Label::new("model", label.clone());
         Self {
@@ -54,21 +73,41 @@ impl ForModel for RequestKeys {
             cost: Key::from_parts(names::COST_USD_TOTAL, vec![model()]),
         }
     }
+
+    fn register(&self, recorder: &dyn Recorder) -> RequestHandles {
+        RequestHandles {
+            in_flight: recorder.register_gauge(&IN_FLIGHT, &METADATA),
+            overhead: recorder.register_histogram(&GATEWAY_OVERHEAD, &METADATA),
+            requests_ok: recorder.register_counter(&self.requests_ok, &METADATA),
+            cost: recorder.register_gauge(&self.cost, &METADATA),
+        }
+    }
 }
 
 /// The attempt scope's keys of one model at one provider.
 #[derive(Debug)]
 pub(crate) struct AttemptKeys {
     /// `gen_ai_client_operation_duration_seconds{..., outcome="ok"}`.
-    pub(crate) duration_ok: Key,
+    duration_ok: Key,
     /// `gen_ai_client_token_usage{gen_ai_token_type="input" | "output", ...}`.
-    pub(crate) input_tokens: Key,
-    pub(crate) output_tokens: Key,
-    pub(crate) first_chunk: Key,
-    pub(crate) per_chunk: Key,
+    input_tokens: Key,
+    output_tokens: Key,
+    first_chunk: Key,
+    per_chunk: Key,
+}
+
+/// The attempt scope's handles.
+pub(crate) struct AttemptHandles {
+    pub(crate) duration_ok: Histogram,
+    pub(crate) input_tokens: Histogram,
+    pub(crate) output_tokens: Histogram,
+    pub(crate) first_chunk: Histogram,
+    pub(crate) per_chunk: Histogram,
 }
 
 impl ForModel for AttemptKeys {
+    type Handles = AttemptHandles;
+
     fn new(label: &Arc<str>, provider: &Arc<str>) -> Self {
         let key = |name: &'static str, extra: Option<Label>| {
             let mut labels = Vec::with_capacity(3);
@@ -94,19 +133,63 @@ impl ForModel for AttemptKeys {
             per_chunk: key(names::TIME_PER_OUTPUT_CHUNK, None),
         }
     }
+
+    fn register(&self, recorder: &dyn Recorder) -> AttemptHandles {
+        let histogram = |key| recorder.register_histogram(key, &METADATA);
+        AttemptHandles {
+            duration_ok: histogram(&self.duration_ok),
+            input_tokens: histogram(&self.input_tokens),
+            output_tokens: histogram(&self.output_tokens),
+            first_chunk: histogram(&self.first_chunk),
+            per_chunk: histogram(&self.per_chunk),
+        }
+    }
 }
 
-/// A model's label and its keys.
-#[derive(Debug)]
-pub(crate) struct Labelled<K> {
+/// A model's label, its keys, and the handles of the first recorder that saw them.
+pub(crate) struct Labelled<K: ForModel> {
     /// The metrics label: the model's name, or `other` when it is not a known model.
     pub(crate) label: Arc<str>,
-    pub(crate) keys: K,
+    keys: K,
+    registered: OnceLock<Registered<K::Handles>>,
+}
+
+/// Handles, and the address of the recorder that gave them.
+struct Registered<H> {
+    recorder: usize,
+    handles: H,
+}
+
+impl<K: ForModel> std::fmt::Debug for Labelled<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Labelled")
+            .field("label", &self.label)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K: ForModel> Labelled<K> {
+    /// Run `f` with the current recorder's handles: the remembered ones when that is the
+    /// recorder they came from, else freshly registered ones (remembered if none were yet).
+    pub(crate) fn record(&self, f: impl FnOnce(&K::Handles)) {
+        metrics::with_recorder(|recorder| {
+            let id = std::ptr::from_ref(recorder).cast::<()>() as usize;
+            let registered = self.registered.get_or_init(|| Registered {
+                recorder: id,
+                handles: self.keys.register(recorder),
+            });
+            if registered.recorder == id {
+                f(&registered.handles);
+            } else {
+                f(&self.keys.register(recorder));
+            }
+        });
+    }
 }
 
 /// The keys of every model one scope has seen, by name.
 #[derive(Debug)]
-pub(crate) struct KeyCache<K> {
+pub(crate) struct KeyCache<K: ForModel> {
     provider: Arc<str>,
     by_model: RwLock<HashMap<Arc<str>, Arc<Labelled<K>>>>,
     /// Shared by every model outside `known_models`.
@@ -150,17 +233,6 @@ fn labelled<K: ForModel>(label: Arc<str>, provider: &Arc<str>) -> Labelled<K> {
     Labelled {
         keys: K::new(&label, provider),
         label,
+        registered: OnceLock::new(),
     }
-}
-
-pub(crate) fn counter(key: &Key) -> Counter {
-    metrics::with_recorder(|recorder| recorder.register_counter(key, &METADATA))
-}
-
-pub(crate) fn gauge(key: &Key) -> Gauge {
-    metrics::with_recorder(|recorder| recorder.register_gauge(key, &METADATA))
-}
-
-pub(crate) fn histogram(key: &Key) -> Histogram {
-    metrics::with_recorder(|recorder| recorder.register_histogram(key, &METADATA))
 }

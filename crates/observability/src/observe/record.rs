@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use tracing::Span;
 use tracing::field::Empty;
 
-use super::keys::{self, AttemptKeys, GATEWAY_OVERHEAD, IN_FLIGHT, Labelled, RequestKeys};
+use super::keys::{AttemptKeys, Labelled, RequestKeys};
 use super::{Scope, Settings};
 use crate::names::{self, CANCELLED, OK};
 use crate::{Pricing, UpstreamTime};
@@ -120,7 +120,7 @@ impl Recorder {
                 let model = shared(&keys.label);
                 let upstream = UpstreamTime::new();
                 extensions.insert(upstream.clone());
-                keys::gauge(&IN_FLIGHT).increment(1.0);
+                keys.record(|metrics| metrics.in_flight.increment(1.0));
                 let span = gen_ai_span!("gen_ai.request", "internal", op, &*model);
                 let kind = Kind::Request {
                     report: extensions.get::<CallReport>().cloned(),
@@ -245,15 +245,7 @@ impl Recorder {
                 pricing,
                 keys,
             } => {
-                keys::gauge(&IN_FLIGHT).decrement(1.0);
-                if outcome == OK {
-                    keys::counter(&keys.keys.requests_ok).increment(1);
-                } else {
-                    metrics::counter!(names::REQUESTS_TOTAL, "model" => keys.label.clone(), "outcome" => outcome)
-                        .increment(1);
-                }
                 let overhead = elapsed.saturating_sub(upstream.total());
-                keys::histogram(&GATEWAY_OVERHEAD).record(overhead.as_secs_f64());
                 let deployment = report.as_ref().and_then(CallReport::deployment);
                 let cache = report.as_ref().and_then(CallReport::cache);
                 let cost = self.usage.as_ref().and_then(|usage| {
@@ -267,11 +259,22 @@ impl Recorder {
                         .unwrap_or(&self.model);
                     pricing.cost(priced, usage)
                 });
-                if let Some(cost) = cost {
-                    keys::gauge(&keys.keys.cost).increment(cost);
-                    if let Some(report) = report {
-                        report.set_cost_usd(cost);
+                keys.record(|metrics| {
+                    metrics.in_flight.decrement(1.0);
+                    if outcome == OK {
+                        metrics.requests_ok.increment(1);
                     }
+                    metrics.overhead.record(overhead.as_secs_f64());
+                    if let Some(cost) = cost {
+                        metrics.cost.increment(cost);
+                    }
+                });
+                if outcome != OK {
+                    metrics::counter!(names::REQUESTS_TOTAL, "model" => keys.label.clone(), "outcome" => outcome)
+                        .increment(1);
+                }
+                if let (Some(cost), Some(report)) = (cost, report) {
+                    report.set_cost_usd(cost);
                 }
                 if !self.span.is_disabled() {
                     if let Some(deployment) = &deployment {
@@ -297,31 +300,44 @@ impl Recorder {
                 if let Some(upstream) = upstream {
                     upstream.add(elapsed);
                 }
-                let (label, keys) = (&keys.label, &keys.keys);
-                if outcome == OK {
-                    keys::histogram(&keys.duration_ok).record(elapsed.as_secs_f64());
-                } else {
+                if outcome != OK {
                     metrics::histogram!(
                         names::OPERATION_DURATION,
-                        "gen_ai_request_model" => label.clone(),
+                        "gen_ai_request_model" => keys.label.clone(),
                         "gen_ai_provider_name" => provider.clone(),
                         "outcome" => outcome,
                     )
                     .record(elapsed.as_secs_f64());
                 }
-                if let Some(usage) = &self.usage {
-                    keys::histogram(&keys.input_tokens).record(f64::from(usage.prompt_tokens));
-                    keys::histogram(&keys.output_tokens).record(f64::from(usage.completion_tokens));
-                }
-                if let Some(first) = self.first_chunk {
-                    keys::histogram(&keys.first_chunk).record((first - self.start).as_secs_f64());
-                    if let (Some(last), true) = (self.last_chunk, self.output_chunks > 1) {
+                let first_chunk = self
+                    .first_chunk
+                    .map(|first| (first - self.start).as_secs_f64());
+                let per_chunk = match (self.first_chunk, self.last_chunk) {
+                    (Some(first), Some(last)) if self.output_chunks > 1 => {
                         #[allow(clippy::cast_precision_loss)] // chunk counts stay far below 2^52
-                        let per_chunk =
-                            (last - first).as_secs_f64() / (self.output_chunks - 1) as f64;
-                        keys::histogram(&keys.per_chunk).record(per_chunk);
+                        let chunks = (self.output_chunks - 1) as f64;
+                        Some((last - first).as_secs_f64() / chunks)
                     }
-                }
+                    _ => None,
+                };
+                let usage = self.usage.as_ref();
+                keys.record(|metrics| {
+                    if outcome == OK {
+                        metrics.duration_ok.record(elapsed.as_secs_f64());
+                    }
+                    if let Some(usage) = usage {
+                        metrics.input_tokens.record(f64::from(usage.prompt_tokens));
+                        metrics
+                            .output_tokens
+                            .record(f64::from(usage.completion_tokens));
+                    }
+                    if let Some(first_chunk) = first_chunk {
+                        metrics.first_chunk.record(first_chunk);
+                    }
+                    if let Some(per_chunk) = per_chunk {
+                        metrics.per_chunk.record(per_chunk);
+                    }
+                });
             }
         }
         self.record_span(outcome, elapsed);
