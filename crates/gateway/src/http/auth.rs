@@ -120,8 +120,8 @@ pub(crate) fn limits_of(key: &KeyConfig) -> Limits {
     }
 }
 
-/// The layer of every `/v1` route: resolve the caller, or answer 401 without calling the
-/// route (and so before its body is read).
+/// Around the router: on the API's routes, resolve the caller, or answer 401 without calling
+/// the route (and so before the body is read); probes and unknown paths pass.
 ///
 /// A plain `tower` service rather than `axum::middleware::from_fn_with_state`, which clones
 /// the inner service and boxes a future on every request.
@@ -158,10 +158,11 @@ where
 /// The caller a request's key names: `None` for an open gateway (no keys configured), or the
 /// 401 answer to give.
 fn identify(keys: &Keys, request: &Request) -> Result<Option<Arc<Caller>>, Box<Response>> {
-    if keys.is_empty() {
+    let path = request.uri().path();
+    if keys.is_empty() || !super::needs_key(path) {
         return Ok(None);
     }
-    let anthropic_style = request.uri().path() == "/v1/messages";
+    let anthropic_style = path == super::MESSAGES;
     // Anthropic's SDKs read errors in Anthropic's shape; everyone else in OpenAI's.
     let refuse = |error: ApiError| {
         Box::new(if anthropic_style {

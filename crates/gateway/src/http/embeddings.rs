@@ -1,20 +1,18 @@
 //! `POST /v1/embeddings`: parse, admit, embed, answer JSON.
 
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
 use bulkhead_core::{EmbeddingRequest, Usage};
-use bytes::Bytes;
 
 use super::admit::{Admission, Admitted, settle};
 use super::error::ApiError;
-use super::{Origin, json_answer, parse_body};
+use super::{Origin, RequestBody, json_answer, parse_body};
 use crate::gateway::Gateway;
 
 pub(crate) async fn handle(
     State(gateway): State<Gateway>,
     admission: Admission,
-    body: Result<Bytes, BytesRejection>,
+    body: RequestBody,
 ) -> Response {
     let mut request: EmbeddingRequest = match parse_body(body, gateway.inner.max_body_bytes) {
         Ok(request) => request,

@@ -30,7 +30,6 @@ use std::convert::Infallible;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
 use bulkhead_core::{ChatChunk, ChatModel as _, ChatStream};
 use bulkhead_inference::anthropic::ingress::{
@@ -45,13 +44,13 @@ use serde_json::{Value, json};
 use super::admit::{Admission, Admitted, Settled, settle};
 use super::error::ApiError;
 use super::sse::event_stream_head;
-use super::{Origin, json_answer, parse_body};
+use super::{Origin, RequestBody, json_answer, parse_body};
 use crate::gateway::Gateway;
 
 pub(crate) async fn handle(
     State(gateway): State<Gateway>,
     admission: Admission,
-    body: Result<Bytes, BytesRejection>,
+    body: RequestBody,
 ) -> Response {
     let wire: MessagesRequest = match parse_body(body, gateway.inner.max_body_bytes) {
         Ok(request) => request,

@@ -17,17 +17,18 @@ mod sse;
 
 use std::sync::Arc;
 
+use std::convert::Infallible;
+
 use axum::Router;
 use axum::body::Body;
-use axum::extract::DefaultBodyLimit;
-use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bulkhead_core::{CacheStatus, CallReport};
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
-use http::{HeaderName, HeaderValue, Method, Uri};
+use http::{HeaderName, HeaderValue, Method, StatusCode, Uri};
+use http_body_util::LengthLimitError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -42,32 +43,42 @@ pub(crate) const X_BULKHEAD_ATTEMPTS: HeaderName = HeaderName::from_static("x-bu
 pub(crate) const X_BULKHEAD_CACHE: HeaderName = HeaderName::from_static("x-bulkhead-cache");
 pub(crate) const X_BULKHEAD_COST_USD: HeaderName = HeaderName::from_static("x-bulkhead-cost-usd");
 
+/// The paths that need a key when keys are configured (the `/v1` API; probes never do).
+const CHAT: &str = "/v1/chat/completions";
+const EMBEDDINGS: &str = "/v1/embeddings";
+pub(crate) const MESSAGES: &str = "/v1/messages";
+const MODELS: &str = "/v1/models";
+
+/// Whether `path` is one of the API's routes, which need a key when keys are configured.
+pub(crate) fn needs_key(path: &str) -> bool {
+    matches!(path, CHAT | EMBEDDINGS | MESSAGES | MODELS)
+        || path
+            .strip_prefix(MODELS)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
 /// The router of a gateway.
+///
+/// The request id and the key check wrap the routes from outside, once, instead of as
+/// `Router::layer`s, which axum applies to every route by boxing it once more: each layer
+/// there costs an allocation and a boxed future per request. The body limit is applied where
+/// the body is read ([`RequestBody`]) for the same reason.
 pub(crate) fn router(gateway: Gateway) -> Router {
-    let limit = gateway.inner.max_body_bytes;
-    // Every /v1 route needs a key when keys are configured; probes never do.
-    let api = Router::new()
-        .route("/v1/chat/completions", post(chat::handle))
-        .route("/v1/embeddings", post(embeddings::handle))
-        .route("/v1/messages", post(messages::handle))
-        .route("/v1/models", get(models::list))
+    let routes = Router::new()
+        .route(CHAT, post(chat::handle))
+        .route(EMBEDDINGS, post(embeddings::handle))
+        .route(MESSAGES, post(messages::handle))
+        .route(MODELS, get(models::list))
         .route("/v1/models/{*id}", get(models::retrieve))
-        .route_layer({
-            let gateway = gateway.clone();
-            tower::layer::layer_fn(move |inner| auth::Authenticate {
-                gateway: gateway.clone(),
-                inner,
-            })
-        });
-    Router::new()
-        .merge(api)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(unknown_url)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(limit))
-        .layer(tower::layer::layer_fn(request_id::SetRequestId))
-        .with_state(gateway)
+        .with_state(gateway.clone());
+    Router::new().fallback_service(request_id::SetRequestId(auth::Authenticate {
+        gateway,
+        inner: routes,
+    }))
 }
 
 /// The process is up.
@@ -178,15 +189,38 @@ fn set_origin_headers(response: &mut Response, origin: &Origin) {
     }
 }
 
-/// Read a JSON request body: a rejected body (over the limit) or malformed JSON becomes the
+/// A request's body, read up to the gateway's `max_body_bytes`: the bytes, or the status
+/// saying why they could not be read (413 over the limit, 400 for a broken body). Handlers
+/// take it last, after the extractors that may refuse the request from its head.
+pub(crate) struct RequestBody(Result<Bytes, StatusCode>);
+
+impl FromRequest<Gateway> for RequestBody {
+    type Rejection = Infallible;
+
+    async fn from_request(request: Request, gateway: &Gateway) -> Result<Self, Infallible> {
+        let limit = gateway.inner.max_body_bytes;
+        let read = axum::body::to_bytes(request.into_body(), limit)
+            .await
+            .map_err(|e| {
+                if e.into_inner().downcast_ref::<LengthLimitError>().is_some() {
+                    StatusCode::PAYLOAD_TOO_LARGE
+                } else {
+                    StatusCode::BAD_REQUEST
+                }
+            });
+        Ok(Self(read))
+    }
+}
+
+/// Read a JSON request body: a body over the limit or broken, or malformed JSON, becomes the
 /// error response the client gets.
 fn parse_body<T: DeserializeOwned>(
-    body: Result<Bytes, BytesRejection>,
+    body: RequestBody,
     max_body_bytes: usize,
 ) -> Result<T, Box<ApiError>> {
-    let body = body.map_err(|rejection| {
-        Box::new(ApiError::body_rejected(rejection.status(), max_body_bytes))
-    })?;
+    let body = body
+        .0
+        .map_err(|status| Box::new(ApiError::body_rejected(status, max_body_bytes)))?;
     serde_json::from_slice(&body).map_err(|e| Box::new(ApiError::invalid_body(&e)))
 }
 
