@@ -46,6 +46,7 @@ async fn main() -> anyhow::Result<()> {
         upstream::router(UpstreamConfig {
             chunks: CHUNKS,
             separate_frames: false,
+            chunk_interval: Duration::ZERO,
         })
     })?;
     let config = Config::from_toml_str(&bulkhead_benches::gateway_config(upstream), "<bench>")?;

@@ -10,6 +10,7 @@
 //! whether or not earlier ones have answered, so a slow response cannot hold later ones back
 //! (no coordinated omission).
 
+use std::fmt;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -56,9 +57,56 @@ impl Request {
     }
 }
 
+/// Whether `url` points at this machine (`localhost` or a loopback address): the load tools
+/// refuse any other target.
+pub fn is_loopback(url: &Url) -> bool {
+    let host = url.host_str().unwrap_or_default();
+    // An IPv6 host comes bracketed, `[::1]`.
+    let ip = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || ip
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Send `request` once; the time to its last byte, or `None` on any failure (a transport
 /// error, a status other than 200, a stream without `data: [DONE]`).
 pub async fn once(client: &Client, request: &Request) -> Option<Duration> {
+    send(client, request).await.ok()
+}
+
+/// Why one request of [`send`] failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// The request could not be sent, or its answer not read to the end.
+    Transport(reqwest::Error),
+    /// The answer's status was not 200.
+    Status(http::StatusCode),
+    /// The body was not complete: a stream without `data: [DONE]` last, JSON without `}`.
+    Incomplete,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Transport(e) => write!(f, "transport error: {e}"),
+            Self::Status(status) => write!(f, "status {status}"),
+            Self::Incomplete => f.write_str("incomplete body"),
+        }
+    }
+}
+
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Transport(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// [`once`], saying why a request failed.
+pub async fn send(client: &Client, request: &Request) -> Result<Duration, Failure> {
     let start = Instant::now();
     let response = client
         .post(request.url.clone())
@@ -66,18 +114,22 @@ pub async fn once(client: &Client, request: &Request) -> Option<Duration> {
         .body(request.body.clone())
         .send()
         .await
-        .ok()?;
+        .map_err(Failure::Transport)?;
     if response.status() != http::StatusCode::OK {
-        return None;
+        return Err(Failure::Status(response.status()));
     }
-    let body = response.bytes().await.ok()?;
+    let body = response.bytes().await.map_err(Failure::Transport)?;
     let elapsed = start.elapsed();
     let complete = if request.stream {
         body.ends_with(b"data: [DONE]\n\n")
     } else {
         body.ends_with(b"}")
     };
-    complete.then_some(elapsed)
+    if complete {
+        Ok(elapsed)
+    } else {
+        Err(Failure::Incomplete)
+    }
 }
 
 /// Send `request` at `rate` per second for `duration`, open loop, and wait for every answer.
@@ -186,4 +238,19 @@ pub async fn compare(
         order.reverse();
     }
     results
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_urls_are_loopback() {
+        let is = |url: &str| is_loopback(&url.parse().expect("a URL"));
+        assert!(is("http://127.0.0.1:9102/v1"));
+        assert!(is("http://localhost:9102/v1"));
+        assert!(is("http://[::1]:9102/v1"));
+        assert!(!is("http://10.0.0.1:9102/v1"));
+        assert!(!is("http://example.com/v1"));
+    }
 }

@@ -3,9 +3,14 @@
 //!
 //! Every body is built once at start-up; a request costs a route match, a scan of its body for
 //! `"stream":true`, and a refcount bump on a precomputed [`Bytes`]. Nothing is parsed.
+//!
+//! A streamed answer can also be paced ([`UpstreamConfig::chunk_interval`]), like a model
+//! producing tokens, so that many streams stay open at once (the soak of
+//! `bulkhead-bench-soak`) instead of each completing as soon as it starts.
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -13,6 +18,7 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::routing::post;
 use bytes::Bytes;
+use futures_util::{Stream, StreamExt as _};
 use http::HeaderValue;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 
@@ -30,6 +36,10 @@ pub struct UpstreamConfig {
     /// Send each event as its own body frame (one chunked-encoding write each) instead of the
     /// whole stream as one body. One body is the cheapest; frames are closer to a real model.
     pub separate_frames: bool,
+    /// The pause before each event after the first, up to the `finish_reason` chunk
+    /// (`data: [DONE]` follows it at once): a 20-chunk stream lasts 19 intervals. Non-zero
+    /// implies `separate_frames`. Zero (the default): no pacing.
+    pub chunk_interval: Duration,
 }
 
 impl Default for UpstreamConfig {
@@ -37,6 +47,7 @@ impl Default for UpstreamConfig {
         Self {
             chunks: 20,
             separate_frames: false,
+            chunk_interval: Duration::ZERO,
         }
     }
 }
@@ -50,6 +61,7 @@ struct Bodies {
     /// One event per element, `data: [DONE]` last, for `separate_frames = true`.
     events: Vec<Bytes>,
     separate_frames: bool,
+    chunk_interval: Duration,
     embeddings: Bytes,
 }
 
@@ -60,7 +72,8 @@ pub fn router(config: UpstreamConfig) -> Router {
         chat: Bytes::from(chat_completion()),
         stream: Bytes::from(events.concat()),
         events: events.into_iter().map(Bytes::from).collect(),
-        separate_frames: config.separate_frames,
+        separate_frames: config.separate_frames || !config.chunk_interval.is_zero(),
+        chunk_interval: config.chunk_interval,
         embeddings: Bytes::from(embeddings(64)),
     };
     Router::new()
@@ -73,7 +86,9 @@ async fn chat(State(bodies): State<Arc<Bodies>>, request: Bytes) -> Response {
     if !is_stream(&request) {
         return with_type(Body::from(bodies.chat.clone()), "application/json");
     }
-    let body = if bodies.separate_frames {
+    let body = if !bodies.chunk_interval.is_zero() {
+        Body::from_stream(paced(bodies.events.clone(), bodies.chunk_interval))
+    } else if bodies.separate_frames {
         let frames = bodies.events.clone().into_iter().map(Ok::<_, Infallible>);
         Body::from_stream(futures_util::stream::iter(frames))
     } else {
@@ -84,6 +99,21 @@ async fn chat(State(bodies): State<Arc<Bodies>>, request: Bytes) -> Response {
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
+}
+
+/// `events` as body frames, `interval` apart: none before the first, nor before the last
+/// (`data: [DONE]` goes out with the `finish_reason` chunk, as OpenAI sends it).
+fn paced(
+    events: Vec<Bytes>,
+    interval: Duration,
+) -> impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static {
+    let last = events.len().saturating_sub(1);
+    futures_util::stream::iter(events.into_iter().enumerate()).then(move |(i, event)| async move {
+        if i > 0 && i < last {
+            tokio::time::sleep(interval).await;
+        }
+        Ok(event)
+    })
 }
 
 async fn embed(State(bodies): State<Arc<Bodies>>) -> Response {
@@ -229,5 +259,46 @@ mod tests {
         assert_eq!(events.len(), 21);
         assert_eq!(events[20], "data: [DONE]\n\n");
         assert!(events[19].contains(r#""finish_reason":"stop""#));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn paced_frames_are_an_interval_apart_and_done_follows_the_last_chunk() {
+        let events: Vec<Bytes> = stream_events(5).into_iter().map(Bytes::from).collect();
+        let interval = Duration::from_millis(50);
+        let start = tokio::time::Instant::now();
+        let mut at = Vec::new();
+        let mut frames = std::pin::pin!(paced(events.clone(), interval));
+        while let Some(Ok(frame)) = frames.next().await {
+            at.push((start.elapsed(), frame));
+        }
+        let times: Vec<u64> = at.iter().map(|(t, _)| t.as_millis() as u64).collect();
+        assert_eq!(times, [0, 50, 100, 150, 200, 200]);
+        let sent: Vec<Bytes> = at.into_iter().map(|(_, frame)| frame).collect();
+        assert_eq!(sent, events);
+    }
+
+    #[tokio::test]
+    async fn a_paced_upstream_sends_every_event_as_its_own_frame() {
+        let config = UpstreamConfig {
+            chunks: 4,
+            chunk_interval: Duration::from_millis(20),
+            ..UpstreamConfig::default()
+        };
+        let addr = crate::spawn_server("paced-upstream", 1, move || router(config))
+            .expect("a loopback server");
+        let client = crate::load::client(1).expect("a client");
+        let mut response = client
+            .post(format!("http://{addr}/v1/chat/completions"))
+            .body(r#"{"model":"m","stream":true}"#)
+            .send()
+            .await
+            .expect("an answer");
+        let mut frames = Vec::new();
+        while let Some(frame) = response.chunk().await.expect("the body") {
+            frames.push(frame);
+        }
+        // Frames 20 ms apart cannot be merged into one read; the last two may be.
+        assert!(frames.len() >= 4, "{} frames", frames.len());
+        assert_eq!(frames.concat(), stream_events(4).concat().into_bytes());
     }
 }

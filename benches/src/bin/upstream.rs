@@ -5,13 +5,15 @@
 //!
 //! Answers `POST /v1/chat/completions` with a precomputed `chat.completion`, or with
 //! `--chunks` precomputed `chat.completion.chunk` events and `data: [DONE]` when the request
-//! body has `"stream":true`; `POST /v1/embeddings` with a precomputed list. Prints
+//! body has `"stream":true` (with `--chunk-interval-ms N`, each event its own body frame, N ms
+//! apart, so that streams stay open like a model's); `POST /v1/embeddings` with a precomputed list. Prints
 //! `listening on ADDR` once bound (use port 0 to let the OS choose).
 //!
 //! With `--proxy-to API_ROOT` it serves the bare reverse proxy of `bulkhead_benches::proxy`
 //! instead (the reference for what any extra hop costs on this stack).
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use bulkhead_benches::proxy;
@@ -31,6 +33,10 @@ struct Args {
     /// Send each event as its own body frame instead of one body.
     #[arg(long)]
     frames: bool,
+    /// Pace a streamed answer: each event its own body frame, this many milliseconds apart
+    /// (at most 10000; 0, the default, sends them all at once).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    chunk_interval_ms: u64,
     /// Be a bare reverse proxy to this API root (e.g. http://127.0.0.1:9101/v1) instead.
     #[arg(long, value_name = "URL")]
     proxy_to: Option<String>,
@@ -43,6 +49,10 @@ async fn main() -> anyhow::Result<()> {
         args.listen.ip().is_loopback(),
         "--listen must be a loopback address: this server is for benchmarks on this machine"
     );
+    anyhow::ensure!(
+        args.chunk_interval_ms <= 10_000,
+        "--chunk-interval-ms must be at most 10000"
+    );
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -52,6 +62,7 @@ async fn main() -> anyhow::Result<()> {
         None => upstream::router(UpstreamConfig {
             chunks: args.chunks,
             separate_frames: args.frames,
+            chunk_interval: Duration::from_millis(args.chunk_interval_ms),
         }),
     };
     bulkhead_benches::serve(listener, router).await?;
