@@ -7,8 +7,10 @@
 //! from a background thread.
 
 use std::fmt;
+use std::io::IsTerminal as _;
 use std::str::FromStr;
 
+use tracing_subscriber::filter::{FilterExt as _, LevelFilter, filter_fn};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
@@ -101,8 +103,20 @@ pub fn env_filter(default: &str) -> Result<EnvFilter, TelemetryError> {
 }
 
 /// A formatting layer writing `format` lines to `writer` (standard output in [`init`]; a
-/// buffer in tests).
+/// buffer in tests), without colours.
 pub fn fmt_layer<S, W>(format: LogFormat, writer: W) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    coloured_fmt_layer(format, writer, false)
+}
+
+fn coloured_fmt_layer<S, W>(
+    format: LogFormat,
+    writer: W,
+    ansi: bool,
+) -> Box<dyn Layer<S> + Send + Sync>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
@@ -114,27 +128,54 @@ where
             .with_span_list(false)
             .with_writer(writer)
             .boxed(),
-        LogFormat::Pretty => tracing_subscriber::fmt::layer().with_writer(writer).boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .with_ansi(ansi)
+            .with_writer(writer)
+            .boxed(),
     }
+}
+
+/// Whether `metadata` is one of `Observe`'s `gen_ai.*` spans.
+fn is_gen_ai_span(metadata: &tracing::Metadata<'_>) -> bool {
+    metadata.is_span() && metadata.target() == crate::observe::SPAN_TARGET
 }
 
 /// Install the process's `tracing` subscriber: logs in `config.log_format` filtered by
 /// `config.filter` (or `RUST_LOG`), plus OTLP trace export when `config.otlp_endpoint` is set.
 ///
+/// The logs carry `Observe`'s `gen_ai.*` spans (their fields on each line logged inside one)
+/// only when the filter lets `debug` through. At `info` a served request logs nothing, and
+/// keeping two spans per request, formatting their fields at every update, cost more than the
+/// rest of the gateway's work on the request. The OTLP exporter always gets them. Colours are
+/// used only when standard output is a terminal.
+///
 /// Fails when a subscriber is already installed, the filter is invalid, or an endpoint is set
 /// but the crate was built without the `otlp` feature.
 pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
+    // Each layer gets its own filter (per-layer filtering): the logs may leave out spans
+    // the exporter keeps.
     let filter = env_filter(&config.filter)?;
+    let spans_in_logs = filter
+        .max_level_hint()
+        .is_none_or(|max| max >= LevelFilter::DEBUG);
+    let ansi = std::io::stdout().is_terminal();
+    let logs = coloured_fmt_layer(config.log_format, std::io::stdout, ansi);
+    let logs = if spans_in_logs {
+        logs.with_filter(filter).boxed()
+    } else {
+        logs.with_filter(filter.and(filter_fn(|metadata| !is_gen_ai_span(metadata))))
+            .boxed()
+    };
     #[cfg_attr(not(feature = "otlp"), allow(unused_mut))]
-    let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> =
-        vec![fmt_layer(config.log_format, std::io::stdout)];
+    let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = vec![logs];
     #[cfg(feature = "otlp")]
     let mut provider = None;
     if let Some(endpoint) = &config.otlp_endpoint {
         #[cfg(feature = "otlp")]
         {
             let built = crate::otlp::tracer_provider(endpoint, &config.service_name)?;
-            layers.push(crate::otlp::layer(&built));
+            let filter = env_filter(&config.filter)?;
+            layers.push(crate::otlp::layer(&built).with_filter(filter).boxed());
             provider = Some(built);
         }
         #[cfg(not(feature = "otlp"))]
@@ -144,7 +185,7 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> 
         )));
     }
     tracing_subscriber::registry()
-        .with(layers.with_filter(filter))
+        .with(layers)
         .try_init()
         .map_err(|e| TelemetryError(format!("cannot install the subscriber: {e}")))?;
     Ok(TelemetryGuard {

@@ -27,11 +27,19 @@ fn init_checks_its_settings_then_installs_once() {
 
     let config = TelemetryConfig {
         log_format: LogFormat::Json,
-        filter: "warn".into(),
+        filter: "info".into(),
         ..TelemetryConfig::default()
     };
     let guard = init(&config);
     assert!(guard.is_ok());
+    if std::env::var_os("RUST_LOG").is_none() {
+        // At `info`, logs keep other spans but not `Observe`'s per-request `gen_ai.*` ones
+        // (nothing is logged inside them at that level, and recording them is costly).
+        let gen_ai = tracing::info_span!(target: "bulkhead_observability", "gen_ai.request");
+        assert!(gen_ai.is_disabled());
+        let other = tracing::info_span!(target: "bulkhead_gateway", "serve");
+        assert!(!other.is_disabled());
+    }
     // A second subscriber cannot replace the first.
     assert!(init(&config).is_err());
 }

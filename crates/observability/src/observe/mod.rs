@@ -18,6 +18,10 @@
 //! recorded, with outcome `cancelled`. Streams are recorded when they end.
 
 mod keys;
+
+/// The `tracing` target of the `gen_ai.*` spans.
+pub(crate) const SPAN_TARGET: &str = "bulkhead_observability";
+
 mod record;
 mod stream;
 

@@ -70,7 +70,7 @@ pub(crate) struct Recorder {
 macro_rules! gen_ai_span {
     ($name:literal, $kind:literal, $operation:expr, $model:expr) => {
         tracing::info_span!(
-            target: "bulkhead_observability",
+            target: super::SPAN_TARGET,
             $name,
             otel.name = Empty,
             otel.kind = $kind,
@@ -375,7 +375,7 @@ impl Recorder {
             Kind::Attempt { .. } => "attempt",
         };
         tracing::debug!(
-            target: "bulkhead_observability",
+            target: super::SPAN_TARGET,
             parent: span,
             outcome,
             duration_ms = elapsed.as_secs_f64() * 1000.0,
