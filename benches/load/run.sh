@@ -8,7 +8,7 @@
 #: BENCH_ALLOW_LONG=1), BENCH_RATE (200), BENCH_CONCURRENCY (32), BENCH_CHUNKS (20).
 #:
 #: Starts `bulkhead-bench-upstream` (static answers), `bulkhead-server --config` (one `openai`
-#: provider pointing at it) and, as the reference for what any extra hop costs on this stack,
+#: provider pointing at it; a second one with `[cache] enabled = true` for the cache-hit row) and, as the reference for what any extra hop costs on this stack,
 #: `bulkhead-bench-upstream --proxy-to` (a bare axum + reqwest passthrough proxy), on free
 #: 127.0.0.1 ports, then loads direct, via gateway and via bare proxy alike:
 #:   - fixed rate, JSON and 20-chunk stream: `bulkhead-bench-load` (open loop, since Debian's
@@ -40,12 +40,19 @@ gateway_config "$work/gateway.toml" "$direct"
 start gateway "$gw_port" "$bin/bulkhead-server" --config "$work/gateway.toml" --listen "127.0.0.1:$gw_port"
 gw_pid=$started
 gateway=http://127.0.0.1:$gw_port/v1
+# The same gateway with the in-memory cache on: every request after the first is a hit.
+hit_port=$(free_port)
+gateway_config "$work/gateway-cache.toml" "$direct"
+printf '\n[cache]\nenabled = true\n' >>"$work/gateway-cache.toml"
+start gateway-cache "$hit_port" "$bin/bulkhead-server" --config "$work/gateway-cache.toml" --listen "127.0.0.1:$hit_port"
+hit_pid=$started
+cached=http://127.0.0.1:$hit_port/v1
 bare_port=$(free_port)
 start bare "$bare_port" "$bin/bulkhead-bench-upstream" --listen "127.0.0.1:$bare_port" --proxy-to "$direct"
 bare=http://127.0.0.1:$bare_port/v1
 
 tck=$(getconf CLK_TCK)
-cpu_ticks() { sed 's/.*) //' "/proc/$gw_pid/stat" | awk '{ print $12 + $13 }'; }
+cpu_ticks() { sed 's/.*) //' "/proc/${measured_pid:-$gw_pid}/stat" | awk '{ print $12 + $13 }'; }
 status_kib() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$gw_pid/status"; }
 calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 kv() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
@@ -88,8 +95,9 @@ wrk_rps() { # url stream seconds -> "req/s errors"
   echo "$out" | awk '/Requests\/sec/ { r = $2 } /Non-2xx|Socket errors/ { e = e " " $0 } END { print r, (e == "" ? "ok" : "errors:" e) }'
 }
 
-max() { # label stream(0|1) ratio-limit
+max() { # label stream(0|1) ratio-limit [gateway-url gateway-pid]
   local half d1 d2 g1 g2 b1 b2 t0 ticks=0 gw_secs d g b ratio target="—" verdict="" cpu
+  local gateway=${4:-$gateway} measured_pid=${5:-$gw_pid}
   half=$(awk -v s="$secs" 'BEGIN { h = int((s + 1) / 2); print (h < 1 ? 1 : h) }')
   echo "== $1: wrk -t2 -c$conc, runs of ${half}s in the order direct gateway bare bare gateway direct" >&2
   d1=$(wrk_rps "$direct" "$2" "$half")
@@ -116,6 +124,7 @@ fixed "JSON, $rate req/s" "" 0.1 0.5
 fixed "stream ($chunks chunks), $rate req/s" "--stream" 0.2 -
 max "JSON, max" 0 35
 max "stream ($chunks chunks), max" 1 -
+max "JSON cache hits, max" 0 60 "$cached" "$hit_pid"
 rss=$(status_kib VmRSS); hwm=$(status_kib VmHWM)
 
 echo
