@@ -8,12 +8,15 @@
 //! - [`proxy`]: a bare reverse proxy (axum + reqwest, bytes passed through), the reference
 //!   for what any extra hop costs on this stack.
 //! - [`stats`] and [`report`]: percentiles and the markdown table.
+//! - [`memory`]: a process's RSS, and whether it stays flat over a soak
+//!   (`bulkhead-bench-soak`).
 //!
 //! The `gateway_overhead` bench runs everything in one process
 //! (`cargo bench -p bulkhead-benches --bench gateway_overhead`); `benches/load/run.sh` runs the
 //! release `bulkhead-server` as its own process and adds wrk, CPU and memory figures.
 
 pub mod load;
+pub mod memory;
 pub mod proxy;
 pub mod report;
 pub mod stats;
