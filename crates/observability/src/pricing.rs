@@ -167,8 +167,14 @@ fn strip_version(name: &str) -> Option<&str> {
             return Some(&name[..name.len() - 11]);
         }
     }
+    // At the first `-preview` or `-exp`, found from the dashes: `str::find` with a string
+    // pattern sets up a two-way searcher per call, which cost more than the rest of a lookup
+    // (this runs on every request whose model has no exact entry).
     for marker in ["-preview", "-exp"] {
-        if let Some(at) = name.find(marker) {
+        if let Some((at, _)) = name
+            .match_indices('-')
+            .find(|&(at, _)| name[at..].starts_with(marker))
+        {
             return Some(&name[..at]);
         }
     }
