@@ -60,29 +60,34 @@ pub(super) fn token_ends(text: &str) -> Vec<usize> {
 
 /// The first `limit` entries of [`token_ends`], without scanning the rest of the text.
 pub(super) fn token_ends_upto(text: &str, limit: usize) -> Vec<usize> {
-    let mut ends = Vec::new();
+    // Room for the common case up front: `limit` and one more, or a token per few bytes.
+    let mut ends = Vec::with_capacity(limit.saturating_add(1).min(text.len() / 3 + 2));
     let mut in_word = false;
-    for (i, c) in text.char_indices() {
+    let mut i = 0;
+    while let Some((class, width)) = class_at(text, i) {
         if ends.len() > limit {
             // A later token exists, so none of the first `limit` is the last one.
             ends.truncate(limit);
             return ends;
         }
-        if c.is_whitespace() {
-            if in_word {
-                ends.push(i);
-                in_word = false;
+        match class {
+            Class::Space => {
+                if in_word {
+                    ends.push(i);
+                    in_word = false;
+                }
             }
-        } else if c.is_alphanumeric() {
-            in_word = true;
-        } else {
-            if in_word {
-                ends.push(i);
-                in_word = false;
+            Class::Word => in_word = true,
+            Class::Other => {
+                if in_word {
+                    ends.push(i);
+                    in_word = false;
+                }
+                // A single other character: its own token, ending right after it.
+                ends.push(i + width);
             }
-            // A single other character: its own token, ending right after it.
-            ends.push(i + c.len_utf8());
         }
+        i += width;
     }
     if in_word {
         ends.push(text.len());
@@ -91,6 +96,39 @@ pub(super) fn token_ends_upto(text: &str, limit: usize) -> Vec<usize> {
     }
     ends.truncate(limit);
     ends
+}
+
+/// What a character is to the token rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Space,
+    Word,
+    Other,
+}
+
+/// The class and UTF-8 width of the character starting at byte `at` of `text` (a character
+/// boundary), or `None` at the end. ASCII, nearly every byte of a prompt, is classified from
+/// the byte (as `char::is_whitespace` and `char::is_alphanumeric` would); other characters
+/// are decoded and asked of Unicode's tables.
+fn class_at(text: &str, at: usize) -> Option<(Class, usize)> {
+    let &byte = text.as_bytes().get(at)?;
+    if byte.is_ascii() {
+        let class = match byte {
+            b'\t'..=b'\r' | b' ' => Class::Space,
+            b if b.is_ascii_alphanumeric() => Class::Word,
+            _ => Class::Other,
+        };
+        return Some((class, 1));
+    }
+    let c = text.get(at..)?.chars().next()?;
+    let class = if c.is_whitespace() {
+        Class::Space
+    } else if c.is_alphanumeric() {
+        Class::Word
+    } else {
+        Class::Other
+    };
+    Some((class, c.len_utf8()))
 }
 
 /// How many tokens `text` has.
