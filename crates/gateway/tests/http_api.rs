@@ -97,6 +97,32 @@ async fn invalid_json_is_a_400_with_serdes_position() {
 }
 
 #[tokio::test]
+async fn a_body_that_is_not_utf8_is_a_400_saying_so() {
+    let url = default_gateway().await;
+    let mut body =
+        br#"{"model": "simulated", "messages": [{"role": "user", "content": "caf"#.to_vec();
+    body.extend_from_slice(&[0xe9, b'"', b'}', b']', b'}']);
+    let response = client()
+        .post(format!("{url}/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json_value().await;
+    let error = error_object(&body);
+    assert_eq!(error["type"], "invalid_request_error");
+    assert_eq!(error["code"], "invalid_request_body");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not valid UTF-8 (at byte 68)")),
+        "{body}"
+    );
+}
+
+#[tokio::test]
 async fn missing_or_empty_messages_are_400s() {
     let url = default_gateway().await;
     let client = client();

@@ -138,6 +138,17 @@ impl ApiError {
         )
     }
 
+    /// 400 for a body that is not UTF-8, which JSON must be.
+    pub(crate) fn body_not_utf8(error: &std::str::Utf8Error) -> Self {
+        Self::invalid(
+            format!(
+                "could not parse the JSON body of the request: it is not valid UTF-8 (at byte {})",
+                error.valid_up_to()
+            ),
+            "invalid_request_body",
+        )
+    }
+
     /// 400 for an empty list that must not be empty.
     pub(crate) fn empty(param: &'static str, what: &str) -> Self {
         Self::invalid(
