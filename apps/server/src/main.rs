@@ -111,11 +111,11 @@ async fn serve(
         tracing::warn!("no [[keys]] configured: the gateway is open to every caller");
     }
 
-    let live = LiveRouter::new(gateway.router_with_metrics(metrics.clone()));
+    let live = LiveRouter::new(gateway.service_with_metrics(metrics.clone()));
     let server_settings = config.server.clone();
     let watcher = path.map(|path| {
         tracing::info!("reloading {} on change and on SIGHUP", path.display());
-        let router = move |g: &Gateway| g.router_with_metrics(metrics.clone());
+        let router = move |g: &Gateway| g.service_with_metrics(metrics.clone());
         tokio::spawn(serve::watch_config(
             path,
             live.clone(),

@@ -2,10 +2,10 @@
 //! the way.
 //!
 //! The embedded default gateway (one zero-latency simulated provider, model `simulated`) is
-//! called through its axum `Router` with `tower::ServiceExt::oneshot`: no socket and no hyper,
-//! but everything the gateway itself does (request-id middleware, body limit, routing, JSON
-//! parse, model lookup, the provider call, JSON or SSE encoding, response headers), and the
-//! response body read to its end.
+//! called through the service `bulkhead-server` serves (`Gateway::service`) with
+//! `tower::ServiceExt::oneshot`: no socket and no hyper, but everything the gateway itself
+//! does (request id, key check, body limit, routing, JSON parse, model lookup, the provider
+//! call, JSON or SSE encoding, response headers), and the response body read to its end.
 //!
 //! - `json`: `POST /v1/chat/completions` with a small realistic body; time per request.
 //! - `stream/N_chunks`: the same with `"stream": true` and `include_usage`, body drained;
@@ -49,9 +49,8 @@
 
 use std::hint::black_box;
 
-use axum::Router;
 use axum::body::Body;
-use bulkhead_gateway::{Config, Gateway};
+use bulkhead_gateway::{Config, Gateway, GatewayService};
 use bytes::Bytes;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group};
 use http::{Method, Request, StatusCode, header};
@@ -76,8 +75,8 @@ fn request(body: &'static str) -> Request<Body> {
         .expect("a valid request")
 }
 
-/// One request through the router, the body read to its end.
-async fn call(router: Router, request: Request<Body>) -> (StatusCode, Bytes) {
+/// One request through the gateway's service, the body read to its end.
+async fn call(router: GatewayService, request: Request<Body>) -> (StatusCode, Bytes) {
     let response = match router.oneshot(request).await {
         Ok(response) => response,
         Err(never) => match never {},
@@ -116,10 +115,10 @@ fn gateway_stack(c: &mut Criterion) {
     let mut uncached = Config::embedded_default();
     uncached.cache.enabled = false;
     let gateway = Gateway::build(&uncached).expect("the default config builds");
-    let router = gateway.router();
+    let router = gateway.service();
     let cached = Gateway::build(&Config::embedded_default())
         .expect("the default config builds")
-        .router();
+        .service();
 
     let check = |body| {
         let (status, bytes) = runtime.block_on(call(router.clone(), request(body)));
@@ -137,10 +136,9 @@ fn gateway_stack(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("gateway_stack");
     let mut bench_on =
-        |router: &Router, name: String, body: &'static str, chunks: Option<usize>| {
-            if let Some(chunks) = chunks {
-                group.throughput(Throughput::Elements(chunks as u64));
-            }
+        |router: &GatewayService, name: String, body: &'static str, chunks: Option<usize>| {
+            // Requests for JSON, chunks for streams (set every time: criterion keeps it).
+            group.throughput(Throughput::Elements(chunks.map_or(1, |c| c as u64)));
             group.bench_function(name, |b| {
                 b.to_async(&runtime).iter_batched(
                     || (router.clone(), request(body)),
@@ -191,7 +189,7 @@ fn profile_run() -> Option<()> {
     config.cache.enabled = cache;
     let router = Gateway::build(&config)
         .expect("the default config builds")
-        .router();
+        .service();
     runtime.block_on(async {
         // One warm-up call (fills the cache when it is on).
         let (status, _) = call(router.clone(), request(body)).await;

@@ -16,6 +16,7 @@ use bytes::Bytes;
 use http::HeaderValue;
 
 use crate::config::{ConfigError, Diagnostic, KeyConfig, ServerConfig};
+use crate::http::GatewayService;
 use crate::http::auth::Keys;
 use crate::http::secrets::Secrets;
 use bulkhead_cache::Store;
@@ -81,7 +82,14 @@ impl Gateway {
     /// it into your own app, or serve it as it is; unknown paths under it answer 404 and wrong
     /// methods 405, both in OpenAI's error shape.
     pub fn router(&self) -> Router {
-        crate::http::router(self.clone())
+        crate::http::router(self, None)
+    }
+
+    /// The same API as a plain `tower` service, without the dispatch of an outer axum
+    /// `Router`: what to serve when nothing is nested or merged beside it (the reference
+    /// server serves this, through [`LiveRouter`](crate::serve::LiveRouter)).
+    pub fn service(&self) -> GatewayService {
+        crate::http::service(self, None)
     }
 
     /// The model names clients may send, in the order they were configured.
@@ -98,21 +106,12 @@ impl Gateway {
     /// handle of the exporter the application installed; see
     /// `bulkhead_observability::install_prometheus`).
     pub fn router_with_metrics(&self, metrics: PrometheusHandle) -> Router {
-        self.router().route(
-            "/metrics",
-            axum::routing::get(move || {
-                let text = metrics.render();
-                async move {
-                    (
-                        [(
-                            http::header::CONTENT_TYPE,
-                            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-                        )],
-                        text,
-                    )
-                }
-            }),
-        )
+        crate::http::router(self, Some(metrics))
+    }
+
+    /// [`Gateway::service`] with `GET /metrics` added, as [`Gateway::router_with_metrics`].
+    pub fn service_with_metrics(&self, metrics: PrometheusHandle) -> GatewayService {
+        crate::http::service(self, Some(metrics))
     }
 
     /// Whether callers must present a virtual key; without `[[keys]]` the gateway is open.

@@ -60,3 +60,4 @@ pub use config::{
     SimulatedProviderConfig, StrategyKind, TargetConfig, TimeoutsConfig,
 };
 pub use gateway::{Gateway, GatewayBuilder, ModelRoute};
+pub use http::{GatewayFuture, GatewayService};

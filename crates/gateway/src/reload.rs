@@ -15,8 +15,6 @@ use std::hash::{DefaultHasher, Hash as _, Hasher as _};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use axum::Router;
-
 use crate::build::{Carry, from_config_carrying};
 use crate::config::Config;
 use crate::gateway::Gateway;
@@ -27,16 +25,16 @@ pub const POLL: Duration = Duration::from_millis(250);
 
 /// Watch `path` and replace what `live` serves whenever it changes to a valid config, or on
 /// SIGHUP (Unix). `config` and `gateway` are what is served now; `router` turns a gateway into
-/// what is served (e.g. [`Gateway::router_with_metrics`]). Runs until the task is dropped.
+/// what is served (e.g. [`Gateway::service_with_metrics`]). Runs until the task is dropped.
 ///
 /// A new gateway takes over the old one's rate-limit counters when `[limits]` is unchanged,
 /// and its cached answers when `[cache]` is unchanged.
-pub async fn watch_config(
+pub async fn watch_config<S>(
     path: PathBuf,
-    live: LiveRouter,
+    live: LiveRouter<S>,
     config: Config,
     gateway: Gateway,
-    router: impl Fn(&Gateway) -> Router + Send + 'static,
+    router: impl Fn(&Gateway) -> S + Send + 'static,
 ) {
     let mut current = Current {
         fingerprint: fingerprint(&path),
@@ -86,11 +84,11 @@ struct Current {
 }
 
 /// Load, build and swap in the config at `path`; on any failure keep what is running.
-fn reload(
+fn reload<S>(
     path: &Path,
-    live: &LiveRouter,
+    live: &LiveRouter<S>,
     running: &mut Current,
-    router: &dyn Fn(&Gateway) -> Router,
+    router: &dyn Fn(&Gateway) -> S,
     forced: bool,
 ) {
     let why = if forced { "SIGHUP" } else { "file changed" };

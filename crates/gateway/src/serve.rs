@@ -28,41 +28,51 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use axum::Router;
 use axum::body::Body;
-use axum::response::IntoResponse as _;
+use axum::response::{IntoResponse as _, Response};
+use http::Request;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tower::ServiceExt as _;
+use tower::{Service, ServiceExt as _};
 
 use crate::config::ServerConfig;
+use crate::http::GatewayService;
 use crate::http::error::ApiError;
 
 pub use crate::reload::{POLL as RELOAD_POLL, watch_config};
 
-/// The router being served, replaceable while serving.
-#[derive(Clone)]
-pub struct LiveRouter(Arc<ArcSwap<Router>>);
+/// What is served, replaceable while serving: a [`GatewayService`] (as the reference server
+/// serves it), or any cloneable service of axum requests, such as a `Router` of your own.
+pub struct LiveRouter<S = GatewayService>(Arc<ArcSwap<S>>);
 
-impl LiveRouter {
-    /// Serve `router` until it is replaced.
-    pub fn new(router: Router) -> Self {
-        Self(Arc::new(ArcSwap::from_pointee(router)))
+impl<S> LiveRouter<S> {
+    /// Serve `service` until it is replaced.
+    pub fn new(service: S) -> Self {
+        Self(Arc::new(ArcSwap::from_pointee(service)))
     }
 
-    /// Serve `router` from the next request on; requests in flight finish on the old one.
-    pub fn replace(&self, router: Router) {
-        self.0.store(Arc::new(router));
+    /// Serve `service` from the next request on; requests in flight finish on the old one.
+    pub fn replace(&self, service: S) {
+        self.0.store(Arc::new(service));
     }
 
-    fn current(&self) -> Router {
-        Router::clone(&self.0.load())
+    fn current(&self) -> S
+    where
+        S: Clone,
+    {
+        S::clone(&self.0.load())
     }
 }
 
-impl fmt::Debug for LiveRouter {
+impl<S> Clone for LiveRouter<S> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<S> fmt::Debug for LiveRouter<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LiveRouter").finish_non_exhaustive()
     }
@@ -74,12 +84,20 @@ impl fmt::Debug for LiveRouter {
 /// Uses `server`'s `max_header_bytes`, `header_read_timeout` and `shutdown_grace`; sets
 /// `TCP_NODELAY` on every connection (without it, reused connections stall ~40 ms per
 /// response on delayed ACKs).
-pub async fn serve(
+pub async fn serve<S>(
     listener: TcpListener,
-    router: LiveRouter,
+    router: LiveRouter<S>,
     server: &ServerConfig,
     shutdown: impl Future<Output = ()>,
-) -> io::Result<()> {
+) -> io::Result<()>
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(server.header_read_timeout)
@@ -102,7 +120,7 @@ pub async fn serve(
         }
         let router = router.clone();
         let head_limit = server.max_header_bytes;
-        let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
+        let service = hyper::service::service_fn(move |request: Request<Incoming>| {
             let router = router.current();
             async move {
                 if head_size(&request) > head_limit {
@@ -135,7 +153,7 @@ pub async fn serve(
 /// The size of a request's head as sent: request line and header lines. hyper bounds its read
 /// buffer by `max_buf_size`, but a head that arrives whole within one read can pass that
 /// check, so the exact limit is enforced here, before the router.
-fn head_size<B>(request: &http::Request<B>) -> usize {
+fn head_size<B>(request: &Request<B>) -> usize {
     let uri = request.uri();
     let target = uri.path_and_query().map_or(1, |p| p.as_str().len())
         + uri.authority().map_or(0, |a| a.as_str().len());

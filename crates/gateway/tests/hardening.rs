@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 
 async fn serve_with(server: ServerConfig) -> String {
     let gateway = Gateway::build(&Config::embedded_default()).expect("gateway");
-    serve_live(LiveRouter::new(gateway.router()), server).await
+    serve_live(LiveRouter::new(gateway.service()), server).await
 }
 
 #[tokio::test]

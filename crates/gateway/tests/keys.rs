@@ -69,7 +69,7 @@ async fn bad_absent_revoked_and_disallowed_keys_never_reach_the_upstream() {
     let upstream = MockUpstream::start().await;
     let gateway = Gateway::build(&config(&upstream.base_url(), true)).expect("gateway");
     assert!(gateway.requires_keys());
-    let live = LiveRouter::new(gateway.router());
+    let live = LiveRouter::new(gateway.service());
     let url = format!("{}/v1/chat/completions", serve_live(live.clone()).await);
     let http = client();
 
@@ -80,7 +80,7 @@ async fn bad_absent_revoked_and_disallowed_keys_never_reach_the_upstream() {
 
     // Revoke C by reloading a config without it.
     let without_c = Gateway::build(&config(&upstream.base_url(), false)).expect("gateway");
-    live.replace(without_c.router());
+    live.replace(without_c.service());
 
     let attempts: [(&str, Option<String>, &str, u16, &str); 5] = [
         ("absent", None, "chat", 401, "missing_api_key"),
@@ -166,7 +166,7 @@ async fn bad_absent_revoked_and_disallowed_keys_never_reach_the_upstream() {
 async fn probes_and_model_lists_follow_the_rules_of_their_paths() {
     let upstream = MockUpstream::start().await;
     let gateway = Gateway::build(&config(&upstream.base_url(), false)).expect("gateway");
-    let root = serve_live(LiveRouter::new(gateway.router())).await;
+    let root = serve_live(LiveRouter::new(gateway.service())).await;
     let http = client();
     // Probes need no key: load balancers and orchestrators call them.
     for probe in ["/healthz", "/readyz"] {
@@ -189,7 +189,7 @@ async fn probes_and_model_lists_follow_the_rules_of_their_paths() {
 async fn anthropic_clients_authenticate_with_x_api_key_and_get_anthropic_errors() {
     let upstream = MockUpstream::start().await;
     let gateway = Gateway::build(&config(&upstream.base_url(), false)).expect("gateway");
-    let root = serve_live(LiveRouter::new(gateway.router())).await;
+    let root = serve_live(LiveRouter::new(gateway.service())).await;
     let url = format!("{root}/v1/messages");
     let http = client();
     let body = serde_json::json!({

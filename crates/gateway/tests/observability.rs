@@ -6,11 +6,12 @@
 
 mod common;
 
-use bulkhead_gateway::{Config, Gateway};
+use bulkhead_gateway::serve::LiveRouter;
+use bulkhead_gateway::{Config, Gateway, ServerConfig};
 use bulkhead_testkit::{MockUpstream, Step};
 use common::{
     JsonBody as _, JsonValue as _, client, data_lines, fallback_toml, get_text, header, post_json,
-    serve_router,
+    serve_live,
 };
 use serde_json::{Value, json};
 
@@ -87,7 +88,10 @@ output = 2.0
     );
     let config = Config::from_toml_str(&toml, "metrics.toml").expect("config");
     let gateway = Gateway::build(&config).expect("gateway");
-    let root = serve_router(gateway.router_with_metrics(handle.clone())).await;
+    // Served as bulkhead-server serves it: the gateway's service, `/metrics` included, on the
+    // gateway's own serve loop.
+    let live = LiveRouter::new(gateway.service_with_metrics(handle.clone()));
+    let root = format!("http://{}", serve_live(live, ServerConfig::default()).await);
     let url = format!("{root}/v1/chat/completions");
     let http = client();
     let ask = async |prompt: &str, stream: bool| {

@@ -15,9 +15,12 @@ mod request_id;
 pub(crate) mod secrets;
 mod sse;
 
-use std::sync::Arc;
-
 use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use axum::Router;
 use axum::body::Body;
@@ -25,12 +28,14 @@ use axum::extract::{FromRequest, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bulkhead_core::{CacheStatus, CallReport};
+use bulkhead_observability::PrometheusHandle;
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderName, HeaderValue, Method, StatusCode, Uri};
 use http_body_util::LengthLimitError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tower::Service;
 
 use crate::gateway::{Gateway, Route};
 use error::ApiError;
@@ -57,13 +62,8 @@ pub(crate) fn needs_key(path: &str) -> bool {
             .is_some_and(|rest| rest.starts_with('/'))
 }
 
-/// The router of a gateway.
-///
-/// The request id and the key check wrap the routes from outside, once, instead of as
-/// `Router::layer`s, which axum applies to every route by boxing it once more: each layer
-/// there costs an allocation and a boxed future per request. The body limit is applied where
-/// the body is read ([`RequestBody`]) for the same reason.
-pub(crate) fn router(gateway: Gateway) -> Router {
+/// The routes of a gateway, and `GET /metrics` when given the exporter's handle.
+fn routes(gateway: &Gateway, metrics: Option<PrometheusHandle>) -> Router {
     let routes = Router::new()
         .route(CHAT, post(chat::handle))
         .route(EMBEDDINGS, post(embeddings::handle))
@@ -71,14 +71,96 @@ pub(crate) fn router(gateway: Gateway) -> Router {
         .route(MODELS, get(models::list))
         .route("/v1/models/{*id}", get(models::retrieve))
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .route("/readyz", get(readyz));
+    let routes = match metrics {
+        Some(handle) => routes.route(METRICS, get(move || render_metrics(handle.clone()))),
+        None => routes,
+    };
+    routes
         .fallback(unknown_url)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(gateway.clone());
-    Router::new().fallback_service(request_id::SetRequestId(auth::Authenticate {
-        gateway,
-        inner: routes,
+        .with_state(gateway.clone())
+}
+
+/// Where `GET /metrics` is served, when it is.
+const METRICS: &str = "/metrics";
+
+/// `GET /metrics`: the exporter's Prometheus text.
+async fn render_metrics(handle: PrometheusHandle) -> Response {
+    (
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        handle.render(),
+    )
+        .into_response()
+}
+
+/// The gateway's HTTP API as a plain `tower` service: the request id and the key check
+/// around the routes.
+///
+/// They wrap the routes from outside, once, instead of as `Router::layer`s, which axum applies
+/// to every route by boxing it once more: each layer there costs an allocation and a boxed
+/// future per request. The body limit is applied where the body is read ([`RequestBody`]) for
+/// the same reason. What is served is this service itself; [`router`] puts it in an axum
+/// `Router` for apps that nest or merge it, at the cost of that router's own dispatch.
+pub(crate) fn service(gateway: &Gateway, metrics: Option<PrometheusHandle>) -> GatewayService {
+    GatewayService(request_id::SetRequestId(auth::Authenticate {
+        gateway: gateway.clone(),
+        inner: routes(gateway, metrics),
     }))
+}
+
+/// The router of a gateway: [`service`] as an axum `Router`'s fallback.
+pub(crate) fn router(gateway: &Gateway, metrics: Option<PrometheusHandle>) -> Router {
+    Router::new().fallback_service(service(gateway, metrics))
+}
+
+/// A gateway's HTTP API as a `tower` service (see [`Gateway::service`]). Cheap to clone: a
+/// clone shares the gateway's routes.
+#[derive(Clone)]
+pub struct GatewayService(request_id::SetRequestId<auth::Authenticate<Router>>);
+
+impl fmt::Debug for GatewayService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GatewayService").finish_non_exhaustive()
+    }
+}
+
+impl Service<Request> for GatewayService {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = GatewayFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> GatewayFuture {
+        GatewayFuture {
+            inner: self.0.call(request),
+        }
+    }
+}
+
+type InnerFuture =
+    <request_id::SetRequestId<auth::Authenticate<Router>> as Service<Request>>::Future;
+
+pin_project_lite::pin_project! {
+    /// The response future of [`GatewayService`].
+    pub struct GatewayFuture {
+        #[pin]
+        inner: InnerFuture,
+    }
+}
+
+impl Future for GatewayFuture {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().inner.poll(cx)
+    }
 }
 
 /// The process is up.
