@@ -4,7 +4,6 @@
 //! from your own models ([`Gateway::builder`]); the HTTP API is the same either way. Cloning is
 //! cheap: every clone shares one immutable table of routes.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -38,7 +37,8 @@ pub struct Gateway {
 }
 
 pub(crate) struct Inner {
-    pub(crate) routes: HashMap<Box<str>, Arc<Route>>,
+    /// Looked up per request; the names come from the configuration, so a fast hash.
+    pub(crate) routes: foldhash::HashMap<Box<str>, Arc<Route>>,
     /// The `GET /v1/models` body, serialized once: the list never changes.
     pub(crate) models_body: Bytes,
     pub(crate) model_ids: Vec<Box<str>>,
@@ -276,7 +276,8 @@ impl GatewayBuilder {
             ));
         }
         let secrets = Arc::new(Secrets::new(self.secrets));
-        let mut routes = HashMap::with_capacity(self.routes.len());
+        let mut routes =
+            foldhash::HashMap::with_capacity_and_hasher(self.routes.len(), Default::default());
         let mut model_ids = Vec::with_capacity(self.routes.len());
         for route in self.routes {
             let (provider, upstream_model, provider_header, model_header) = match route.upstream {

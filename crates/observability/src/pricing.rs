@@ -13,8 +13,6 @@
 //! `gemini-2.5-flash`. A routing prefix (`openai/gpt-4o`, `models/gemini-2.0-flash`) is
 //! dropped too. Matching is case-insensitive.
 
-use std::collections::HashMap;
-
 use bulkhead_core::Usage;
 
 /// The date the built-in prices were taken from the providers' public price lists.
@@ -72,7 +70,8 @@ impl Price {
 /// A price table keyed by model name; see the module docs for how names match.
 #[derive(Debug, Clone)]
 pub struct Pricing {
-    prices: HashMap<String, Price>,
+    /// Looked up per request; the names come from the configuration, so a fast hash.
+    prices: foldhash::HashMap<String, Price>,
 }
 
 impl Default for Pricing {
@@ -95,7 +94,7 @@ impl Pricing {
     /// A table with no prices at all.
     pub fn empty() -> Self {
         Self {
-            prices: HashMap::new(),
+            prices: foldhash::HashMap::default(),
         }
     }
 

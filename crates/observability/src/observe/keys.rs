@@ -10,7 +10,7 @@
 //! from, so one installed later (or a thread-local one in a test) is honoured. Error
 //! outcomes, rarer, go through the macros.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder};
@@ -191,7 +191,10 @@ impl<K: ForModel> Labelled<K> {
 #[derive(Debug)]
 pub(crate) struct KeyCache<K: ForModel> {
     provider: Arc<str>,
-    by_model: RwLock<HashMap<Arc<str>, Arc<Labelled<K>>>>,
+    /// Looked up per request. Clients choose the names when no `known_models` is set, so
+    /// the hash is foldhash's seeded `quality` one; SipHash cost more than the rest of the
+    /// lookup.
+    by_model: RwLock<HashMap<Arc<str>, Arc<Labelled<K>>, foldhash::quality::RandomState>>,
     /// Shared by every model outside `known_models`.
     other: Arc<Labelled<K>>,
 }
@@ -202,13 +205,17 @@ impl<K: ForModel> KeyCache<K> {
         let other = labelled(Arc::from(OTHER_MODEL), &provider);
         Self {
             provider,
-            by_model: RwLock::new(HashMap::new()),
+            by_model: RwLock::new(HashMap::default()),
             other: Arc::new(other),
         }
     }
 
     /// The label and keys for `model`: `other`'s when `known` is set and lacks it.
-    pub(crate) fn get(&self, known: Option<&HashSet<Arc<str>>>, model: &str) -> Arc<Labelled<K>> {
+    pub(crate) fn get(
+        &self,
+        known: Option<&foldhash::HashSet<Arc<str>>>,
+        model: &str,
+    ) -> Arc<Labelled<K>> {
         if known.is_some_and(|known| !known.contains(model)) {
             return self.other.clone();
         }

@@ -25,7 +25,6 @@ pub(crate) const SPAN_TARGET: &str = "bulkhead_observability";
 mod record;
 mod stream;
 
-use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 
 use bulkhead_core::{
@@ -81,7 +80,8 @@ pub(crate) struct Settings {
     pub(crate) log_prompts: bool,
     pub(crate) pricing: Arc<Pricing>,
     /// When set, request-scope `model` labels outside it become `other`.
-    pub(crate) known_models: Option<Arc<HashSet<Arc<str>>>>,
+    /// Looked up per request: a fast hash, since the names come from the configuration.
+    pub(crate) known_models: Option<Arc<foldhash::HashSet<Arc<str>>>>,
 }
 
 #[derive(Debug, Clone)]
