@@ -189,7 +189,7 @@ fn write_usage(buf: &mut BytesMut, usage: &Usage) {
 }
 
 /// The wire name of a known role (escaped by the caller for `Role::Other`).
-fn role_name(role: &Role) -> &'static str {
+pub(crate) fn role_name(role: &Role) -> &'static str {
     match role {
         Role::System => "system",
         Role::Developer => "developer",
@@ -220,7 +220,7 @@ impl Fields {
     }
 }
 
-fn write_u64(buf: &mut impl BufMut, mut n: u64) {
+pub(crate) fn write_u64(buf: &mut impl BufMut, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     loop {
@@ -236,35 +236,67 @@ fn write_u64(buf: &mut impl BufMut, mut n: u64) {
 
 /// A JSON string, escaped exactly as serde_json does: `"` and `\`, the short forms `\b \f \n
 /// \r \t`, other control characters as `\u00XX`; everything else (UTF-8 included) verbatim.
+///
+/// Answers are long runs of plain text, so the scan looks at eight bytes at a time and stops
+/// only in a word holding a byte to escape (serde_json looks each byte up in a table).
 pub(crate) fn write_str(buf: &mut impl BufMut, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
     buf.put_u8(b'"');
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if b >= 0x20 && b != b'"' && b != b'\\' {
+    let mut at = 0;
+    while at < bytes.len() {
+        if let Some(word) = bytes.get(at..at + 8)
+            && !needs_escape(u64::from_le_bytes(word.try_into().unwrap_or_default()))
+        {
+            at += 8;
             continue;
         }
-        buf.put_slice(&bytes[start..i]);
-        start = i + 1;
-        match b {
-            b'"' => buf.put_slice(b"\\\""),
-            b'\\' => buf.put_slice(b"\\\\"),
-            b'\n' => buf.put_slice(b"\\n"),
-            b'\r' => buf.put_slice(b"\\r"),
-            b'\t' => buf.put_slice(b"\\t"),
-            0x08 => buf.put_slice(b"\\b"),
-            0x0c => buf.put_slice(b"\\f"),
-            _ => buf.put_slice(&[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[usize::from(b >> 4)],
-                HEX[usize::from(b & 0xf)],
-            ]),
+        let b = bytes[at];
+        if b >= 0x20 && b != b'"' && b != b'\\' {
+            at += 1;
+            continue;
         }
+        buf.put_slice(&bytes[start..at]);
+        write_escape(buf, b);
+        at += 1;
+        start = at;
     }
     buf.put_slice(&bytes[start..]);
     buf.put_u8(b'"');
+}
+
+/// Whether any of the eight bytes of `word` is a control character, `"` or `\`.
+///
+/// The classic word tests: `(x - 0x01..) & !x & 0x80..` is non-zero exactly when some byte of
+/// `x` is zero, and `(x - n * 0x01..) & !x & 0x80..` exactly when some byte is below `n`
+/// (for `n` up to 0x80); bytes of 0x80 and up (UTF-8) never match either.
+fn needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
+    let quote = word ^ (ONES * u64::from(b'"'));
+    let backslash = word ^ (ONES * u64::from(b'\\'));
+    below(word, 0x20) | below(quote, 1) | below(backslash, 1) != 0
+}
+
+/// The escape of one byte `write_str` does not write verbatim.
+fn write_escape(buf: &mut impl BufMut, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    match b {
+        b'"' => buf.put_slice(b"\\\""),
+        b'\\' => buf.put_slice(b"\\\\"),
+        b'\n' => buf.put_slice(b"\\n"),
+        b'\r' => buf.put_slice(b"\\r"),
+        b'\t' => buf.put_slice(b"\\t"),
+        0x08 => buf.put_slice(b"\\b"),
+        0x0c => buf.put_slice(b"\\f"),
+        _ => buf.put_slice(&[
+            b'\\',
+            b'u',
+            b'0',
+            b'0',
+            HEX[usize::from(b >> 4)],
+            HEX[usize::from(b & 0xf)],
+        ]),
+    }
 }
