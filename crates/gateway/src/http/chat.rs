@@ -6,7 +6,7 @@ use bulkhead_core::{ChatModel as _, ChatRequest};
 
 use super::admit::{Admission, Admitted, settle};
 use super::error::ApiError;
-use super::{Origin, RequestBody, json_answer, parse_body, sse};
+use super::{Origin, RequestBody, chat_answer, parse_body, sse};
 use crate::gateway::Gateway;
 
 pub(crate) async fn handle(
@@ -38,7 +38,7 @@ pub(crate) async fn handle(
     match result {
         Ok(answer) => {
             settle(permit, answer.usage.as_ref(), &report);
-            json_answer(&answer, &origin)
+            chat_answer(&answer, &origin)
         }
         Err(e) => {
             settle(permit, None, &report);

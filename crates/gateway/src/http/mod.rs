@@ -4,6 +4,7 @@
 //! `sse` the one place chunks become bytes on the wire.
 
 mod admit;
+mod answer_json;
 pub(crate) mod auth;
 mod chat;
 mod chunk_json;
@@ -27,7 +28,7 @@ use axum::body::Body;
 use axum::extract::{FromRequest, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use bulkhead_core::{CacheStatus, CallReport};
+use bulkhead_core::{CacheStatus, CallReport, ChatResponse};
 use bulkhead_observability::PrometheusHandle;
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
@@ -316,14 +317,24 @@ const ANSWER_CAPACITY: usize = 1024;
 fn json_answer<T: Serialize>(answer: &T, origin: &Origin) -> Response {
     let mut json = Vec::with_capacity(ANSWER_CAPACITY);
     match serde_json::to_writer(&mut json, answer) {
-        Ok(()) => {
-            let mut response = Response::new(Body::from(json));
-            response
-                .headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            set_origin_headers(&mut response, origin);
-            response
-        }
+        Ok(()) => json_response(json, origin),
         Err(_) => ApiError::internal("could not serialize the answer").into_response(),
     }
+}
+
+/// [`json_answer`] for a chat completion, encoded by [`answer_json`].
+fn chat_answer(answer: &ChatResponse, origin: &Origin) -> Response {
+    match answer_json::encode(answer) {
+        Ok(json) => json_response(json, origin),
+        Err(_) => ApiError::internal("could not serialize the answer").into_response(),
+    }
+}
+
+fn json_response(json: Vec<u8>, origin: &Origin) -> Response {
+    let mut response = Response::new(Body::from(json));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    set_origin_headers(&mut response, origin);
+    response
 }

@@ -1,0 +1,266 @@
+//! A hand-written JSON encoder for `chat.completion` answers, byte for byte what serde_json
+//! writes.
+//!
+//! Why it exists: serializing the answer with serde_json was the largest single cost of a
+//! JSON request in the stack bench (~6k of ~42k instructions), most of it escaping the
+//! answer's text a byte at a time. The fields every answer has are written here, with the
+//! word-at-a-time escaper of [`chunk_json`](super::chunk_json); what is rarer (multi-part
+//! content, usage details, unknown fields) is handed to serde_json in place, so every answer
+//! takes this path and none changes shape.
+
+use bulkhead_core::{
+    ChatResponse, Choice, FinishReason, Map, Message, MessageContent, Role, Usage,
+};
+
+use super::chunk_json::{role_name, write_str, write_u64};
+
+/// `answer` as JSON, exactly as `serde_json::to_vec` writes it.
+pub(crate) fn encode(answer: &ChatResponse) -> serde_json::Result<Vec<u8>> {
+    let text: usize = answer
+        .choices
+        .iter()
+        .map(|c| match &c.message.content {
+            Some(MessageContent::Text(text)) => text.len(),
+            _ => 0,
+        })
+        .sum();
+    // Room for the text (escapes aside) and the fields around it, so the buffer rarely grows.
+    let mut out = Vec::with_capacity(text + 320);
+    out.extend_from_slice(b"{\"id\":");
+    write_str(&mut out, &answer.id);
+    out.extend_from_slice(b",\"object\":");
+    write_str(&mut out, &answer.object);
+    out.extend_from_slice(b",\"created\":");
+    write_u64(&mut out, answer.created);
+    out.extend_from_slice(b",\"model\":");
+    write_str(&mut out, &answer.model);
+    out.extend_from_slice(b",\"choices\":[");
+    for (i, choice) in answer.choices.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_choice(&mut out, choice)?;
+    }
+    out.push(b']');
+    if let Some(usage) = &answer.usage {
+        out.extend_from_slice(b",\"usage\":");
+        write_usage(&mut out, usage)?;
+    }
+    write_extra(&mut out, &answer.extra)?;
+    out.push(b'}');
+    Ok(out)
+}
+
+fn write_choice(out: &mut Vec<u8>, choice: &Choice) -> serde_json::Result<()> {
+    out.extend_from_slice(b"{\"index\":");
+    write_u64(out, choice.index.into());
+    out.extend_from_slice(b",\"message\":");
+    write_message(out, &choice.message)?;
+    out.extend_from_slice(b",\"finish_reason\":");
+    match &choice.finish_reason {
+        None => out.extend_from_slice(b"null"),
+        Some(reason @ FinishReason::Other(_)) => write_str(out, reason.as_str()),
+        Some(reason) => {
+            out.push(b'"');
+            out.extend_from_slice(reason.as_str().as_bytes());
+            out.push(b'"');
+        }
+    }
+    write_extra(out, &choice.extra)?;
+    out.push(b'}');
+    Ok(())
+}
+
+fn write_message(out: &mut Vec<u8>, message: &Message) -> serde_json::Result<()> {
+    out.extend_from_slice(b"{\"role\":");
+    match &message.role {
+        Role::Other(name) => write_str(out, name),
+        known => {
+            out.push(b'"');
+            out.extend_from_slice(role_name(known).as_bytes());
+            out.push(b'"');
+        }
+    }
+    out.extend_from_slice(b",\"content\":");
+    match &message.content {
+        None => out.extend_from_slice(b"null"),
+        Some(MessageContent::Text(text)) => write_str(out, text),
+        Some(parts @ MessageContent::Parts(_)) => serde_json::to_writer(&mut *out, parts)?,
+    }
+    if let Some(name) = &message.name {
+        out.extend_from_slice(b",\"name\":");
+        write_str(out, name);
+    }
+    if let Some(calls) = &message.tool_calls {
+        out.extend_from_slice(b",\"tool_calls\":[");
+        for (i, call) in calls.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"id\":");
+            write_str(out, &call.id);
+            out.extend_from_slice(b",\"type\":");
+            write_str(out, &call.kind);
+            out.extend_from_slice(b",\"function\":{\"name\":");
+            write_str(out, &call.function.name);
+            out.extend_from_slice(b",\"arguments\":");
+            write_str(out, &call.function.arguments);
+            out.extend_from_slice(b"}}");
+        }
+        out.push(b']');
+    }
+    if let Some(id) = &message.tool_call_id {
+        out.extend_from_slice(b",\"tool_call_id\":");
+        write_str(out, id);
+    }
+    write_extra(out, &message.extra)?;
+    out.push(b'}');
+    Ok(())
+}
+
+fn write_usage(out: &mut Vec<u8>, usage: &Usage) -> serde_json::Result<()> {
+    if !usage.prompt_tokens_details.is_absent()
+        || !usage.completion_tokens_details.is_absent()
+        || !usage.extra.is_empty()
+    {
+        return serde_json::to_writer(&mut *out, usage);
+    }
+    out.extend_from_slice(b"{\"prompt_tokens\":");
+    write_u64(out, usage.prompt_tokens.into());
+    out.extend_from_slice(b",\"completion_tokens\":");
+    write_u64(out, usage.completion_tokens.into());
+    out.extend_from_slice(b",\"total_tokens\":");
+    write_u64(out, usage.total_tokens.into());
+    out.push(b'}');
+    Ok(())
+}
+
+/// A struct's unknown fields, after its known ones (where serde writes a flattened map).
+fn write_extra(out: &mut Vec<u8>, extra: &Map) -> serde_json::Result<()> {
+    for (key, value) in extra {
+        out.push(b',');
+        write_str(out, key);
+        out.push(b':');
+        serde_json::to_writer(&mut *out, value)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use bulkhead_core::{
+        ChatResponse, Choice, ContentPart, FinishReason, FunctionCall, Map, Message,
+        MessageContent, Nullable, PromptTokensDetails, Role, ToolCall, Usage,
+    };
+    use serde_json::json;
+
+    fn answer(message: Message, finish: Option<FinishReason>) -> ChatResponse {
+        ChatResponse {
+            id: "chatcmpl-1".to_owned(),
+            object: "chat.completion".to_owned(),
+            created: 1_700_000_000,
+            model: "gpt-4o-mini-2024-07-18".to_owned(),
+            choices: vec![Choice {
+                index: 0,
+                message,
+                finish_reason: finish,
+                extra: Map::new(),
+            }],
+            usage: Some(Usage::new(12, 34)),
+            extra: Map::new(),
+        }
+    }
+
+    fn map(value: serde_json::Value) -> Map {
+        match value {
+            serde_json::Value::Object(map) => map,
+            other => panic!("not an object: {other}"),
+        }
+    }
+
+    fn answers() -> Vec<ChatResponse> {
+        let mut all = Vec::new();
+        for text in [
+            "",
+            "Plain answer.",
+            "quotes \" and \\ and\nlines\tand \u{1} and 東京 🎉",
+        ] {
+            all.push(answer(Message::assistant(text), Some(FinishReason::Stop)));
+        }
+        for finish in [
+            None,
+            Some(FinishReason::Length),
+            Some(FinishReason::ContentFilter),
+            Some(FinishReason::Other("end_\"turn".to_owned())),
+        ] {
+            all.push(answer(Message::assistant("x"), finish));
+        }
+        // A tool call, no content; a named message with a tool call id and an unknown role.
+        let mut calling = Message::assistant("");
+        calling.content = None;
+        calling.tool_calls = Some(vec![
+            ToolCall {
+                id: "call_1".to_owned(),
+                kind: "function".to_owned(),
+                function: FunctionCall {
+                    name: "get_weather".to_owned(),
+                    arguments: r#"{"city":"Paris"}"#.to_owned(),
+                },
+            },
+            ToolCall {
+                id: "call_2".to_owned(),
+                kind: "function".to_owned(),
+                function: FunctionCall {
+                    name: "noop".to_owned(),
+                    arguments: "{}".to_owned(),
+                },
+            },
+        ]);
+        all.push(answer(calling, Some(FinishReason::ToolCalls)));
+        let mut odd = Message::new(Role::Other("critic".to_owned()), "hm");
+        odd.name = Some("n\"ame".to_owned());
+        odd.tool_call_id = Some("call_9".to_owned());
+        all.push(answer(odd, Some(FinishReason::Stop)));
+        // Multi-part content, unknown fields at every level, usage with details and extras,
+        // several choices, no usage.
+        let mut parts = Message::assistant("");
+        parts.content = Some(MessageContent::Parts(vec![ContentPart::Text {
+            text: "part".to_owned(),
+            extra: Map::new(),
+        }]));
+        parts.extra = map(json!({"refusal": null, "annotations": [], "audio": {"id": "a"}}));
+        let mut rich = answer(parts, Some(FinishReason::Stop));
+        rich.extra = map(json!({"system_fingerprint": "fp_1", "service_tier": "default"}));
+        rich.choices[0].extra = map(json!({"logprobs": null}));
+        rich.choices.push(Choice {
+            index: 1,
+            message: Message::assistant("second"),
+            finish_reason: Some(FinishReason::Stop),
+            extra: Map::new(),
+        });
+        let usage = rich.usage.as_mut().expect("usage");
+        usage.prompt_tokens_details = Nullable::Value(PromptTokensDetails {
+            cached_tokens: Some(3),
+            ..PromptTokensDetails::default()
+        });
+        all.push(rich.clone());
+        rich.usage.as_mut().expect("usage").prompt_tokens_details = Nullable::Absent;
+        rich.usage.as_mut().expect("usage").extra = map(json!({"cost": 0.5}));
+        all.push(rich.clone());
+        rich.usage = None;
+        all.push(rich);
+        all
+    }
+
+    #[test]
+    fn answers_encode_exactly_as_serde_does() {
+        for answer in answers() {
+            let ours = super::encode(&answer).expect("encodes");
+            let theirs = serde_json::to_vec(&answer).expect("serde encodes");
+            assert_eq!(
+                String::from_utf8_lossy(&ours),
+                String::from_utf8_lossy(&theirs)
+            );
+        }
+    }
+}
