@@ -136,7 +136,13 @@ impl Upstream {
         let response = self.send(url, body, false, clock).await?;
         let response = self.check_status(response, clock).await?;
         let body = self.read_body(response, clock, max_body, false).await?;
-        serde_json::from_slice(&body).map_err(|e| {
+        // Checked as UTF-8 once and parsed as a `str`: `from_slice` validates every string
+        // again. JSON is UTF-8, so a body that is not is no answer either.
+        let parsed = match std::str::from_utf8(&body) {
+            Ok(text) => serde_json::from_str(text),
+            Err(_) => serde_json::from_slice(&body),
+        };
+        parsed.map_err(|e| {
             // Some servers answer 200 with an error body.
             match UpstreamError::parse(&body) {
                 Some(upstream) => error_from_event(&self.name, &upstream),
