@@ -87,6 +87,10 @@ impl Upstream {
             // Never follow a redirect: following one would send the provider's key to
             // whatever host the `Location` names. A redirect is a configuration error instead.
             .redirect(reqwest::redirect::Policy::none())
+            // Retries are bulkhead-retry's, decided in one place. reqwest's own (a refused
+            // HTTP/2 stream, say) would be a second, unseen one, and to allow for it reqwest
+            // copies every request's head before sending it.
+            .retry(reqwest::retry::never().max_retries_per_request(0))
             .connect_timeout(timeouts.connect)
             .tcp_nodelay(true)
             .tcp_keepalive(Duration::from_secs(60))
