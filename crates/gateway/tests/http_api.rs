@@ -74,20 +74,26 @@ async fn a_stream_is_sse_of_chunks_ending_with_done() {
     );
 }
 
-#[tokio::test]
-async fn invalid_json_is_a_400_with_serdes_position() {
+/// POST `body` as JSON to the default gateway's chat route; the body of the 400 it must answer.
+async fn rejected_chat_body(body: impl Into<reqwest::Body>) -> Value {
     let url = default_gateway().await;
     let response = client()
         .post(format!("{url}/v1/chat/completions"))
         .header("content-type", "application/json")
-        .body("{\"model\": \"simulated\",\n \"messages\": [}")
+        .body(body)
         .send()
         .await
         .expect("send");
     assert_eq!(response.status(), 400);
     let body: Value = response.json_value().await;
+    assert_eq!(error_object(&body)["type"], "invalid_request_error");
+    body
+}
+
+#[tokio::test]
+async fn invalid_json_is_a_400_with_serdes_position() {
+    let body = rejected_chat_body("{\"model\": \"simulated\",\n \"messages\": [}").await;
     let error = error_object(&body);
-    assert_eq!(error["type"], "invalid_request_error");
     assert!(
         error["message"]
             .as_str()
@@ -98,21 +104,11 @@ async fn invalid_json_is_a_400_with_serdes_position() {
 
 #[tokio::test]
 async fn a_body_that_is_not_utf8_is_a_400_saying_so() {
-    let url = default_gateway().await;
     let mut body =
         br#"{"model": "simulated", "messages": [{"role": "user", "content": "caf"#.to_vec();
     body.extend_from_slice(&[0xe9, b'"', b'}', b']', b'}']);
-    let response = client()
-        .post(format!("{url}/v1/chat/completions"))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status(), 400);
-    let body: Value = response.json_value().await;
+    let body = rejected_chat_body(body).await;
     let error = error_object(&body);
-    assert_eq!(error["type"], "invalid_request_error");
     assert_eq!(error["code"], "invalid_request_body");
     assert!(
         error["message"]

@@ -12,7 +12,7 @@ use bulkhead_core::{
     ChatResponse, Choice, FinishReason, Map, Message, MessageContent, Role, Usage,
 };
 
-use super::chunk_json::{role_name, write_str, write_u64};
+use super::chunk_json::{self, role_name, write_str, write_u64};
 
 /// `answer` as JSON, exactly as `serde_json::to_vec` writes it.
 pub(crate) fn encode(answer: &ChatResponse) -> serde_json::Result<Vec<u8>> {
@@ -125,13 +125,7 @@ fn write_usage(out: &mut Vec<u8>, usage: &Usage) -> serde_json::Result<()> {
     {
         return serde_json::to_writer(&mut *out, usage);
     }
-    out.extend_from_slice(b"{\"prompt_tokens\":");
-    write_u64(out, usage.prompt_tokens.into());
-    out.extend_from_slice(b",\"completion_tokens\":");
-    write_u64(out, usage.completion_tokens.into());
-    out.extend_from_slice(b",\"total_tokens\":");
-    write_u64(out, usage.total_tokens.into());
-    out.push(b'}');
+    chunk_json::write_usage(out, usage);
     Ok(())
 }
 

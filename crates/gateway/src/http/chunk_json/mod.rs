@@ -178,7 +178,8 @@ fn write_tool_call(buf: &mut BytesMut, call: &ToolCallDelta) {
     buf.put_u8(b'}');
 }
 
-fn write_usage(buf: &mut BytesMut, usage: &Usage) {
+/// Usage without details or unknown fields (the caller checks): its three counts.
+pub(crate) fn write_usage(buf: &mut impl BufMut, usage: &Usage) {
     buf.put_slice(b"{\"prompt_tokens\":");
     write_u64(buf, usage.prompt_tokens.into());
     buf.put_slice(b",\"completion_tokens\":");
