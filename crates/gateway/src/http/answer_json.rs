@@ -8,11 +8,9 @@
 //! content, usage details, unknown fields) is handed to serde_json in place, so every answer
 //! takes this path and none changes shape.
 
-use bulkhead_core::{
-    ChatResponse, Choice, FinishReason, Map, Message, MessageContent, Role, Usage,
-};
+use bulkhead_core::{ChatResponse, Choice, FinishReason, Message, MessageContent, Role};
 
-use super::chunk_json::{self, role_name, write_str, write_u64};
+use super::chunk_json::{self, role_name, write_extra, write_str, write_u64};
 
 /// `answer` as JSON, exactly as `serde_json::to_vec` writes it.
 pub(crate) fn encode(answer: &ChatResponse) -> serde_json::Result<Vec<u8>> {
@@ -44,7 +42,7 @@ pub(crate) fn encode(answer: &ChatResponse) -> serde_json::Result<Vec<u8>> {
     out.push(b']');
     if let Some(usage) = &answer.usage {
         out.extend_from_slice(b",\"usage\":");
-        write_usage(&mut out, usage)?;
+        chunk_json::write_any_usage(&mut out, usage)?;
     }
     write_extra(&mut out, &answer.extra)?;
     out.push(b'}');
@@ -115,28 +113,6 @@ fn write_message(out: &mut Vec<u8>, message: &Message) -> serde_json::Result<()>
     }
     write_extra(out, &message.extra)?;
     out.push(b'}');
-    Ok(())
-}
-
-fn write_usage(out: &mut Vec<u8>, usage: &Usage) -> serde_json::Result<()> {
-    if !usage.prompt_tokens_details.is_absent()
-        || !usage.completion_tokens_details.is_absent()
-        || !usage.extra.is_empty()
-    {
-        return serde_json::to_writer(&mut *out, usage);
-    }
-    chunk_json::write_usage(out, usage);
-    Ok(())
-}
-
-/// A struct's unknown fields, after its known ones (where serde writes a flattened map).
-fn write_extra(out: &mut Vec<u8>, extra: &Map) -> serde_json::Result<()> {
-    for (key, value) in extra {
-        out.push(b',');
-        write_str(out, key);
-        out.push(b':');
-        serde_json::to_writer(&mut *out, value)?;
-    }
     Ok(())
 }
 

@@ -2,15 +2,17 @@
 //!
 //! Why it exists: encoding every streamed chunk with serde_json was ~70% of the gateway's
 //! per-chunk cost. The `{"id":...,"object":...,"created":...,"model":...,` prefix is the same
-//! on every chunk of one answer, so it is encoded once and copied; the rest (one choice with
-//! role/content/tool-call deltas, finish reason, plain usage) is written by hand. Anything
-//! else (unknown `extra` fields, several choices, usage details) returns `false` and the
-//! caller falls back to serde_json. The output is byte-for-byte what serde_json writes, which
-//! the tests check.
+//! on every chunk of one answer, so it is encoded once and copied; the rest (choices with
+//! role/content/tool-call deltas, finish reason, plain usage) is written by hand. What is
+//! rarer or open-ended (unknown fields, which OpenAI sends on every chunk: `service_tier`,
+//! `system_fingerprint`, `logprobs`; usage details) is handed to serde_json in place. Only a
+//! chunk whose `object` is not `chat.completion.chunk` returns `false`, for the caller to
+//! encode with serde_json. The output is byte-for-byte what serde_json writes, which the tests
+//! check.
 
 use bulkhead_core::{
-    ChatChunk, ChunkChoice, Delta, FinishReason, FunctionCallDelta, Nullable, Role, ToolCallDelta,
-    Usage,
+    ChatChunk, ChunkChoice, Delta, FinishReason, FunctionCallDelta, Map, Nullable, Role,
+    ToolCallDelta, Usage,
 };
 use bytes::{BufMut, BytesMut};
 
@@ -34,7 +36,7 @@ impl ChunkEncoder {
     /// Append `chunk`'s JSON to `buf` and return `true`, or return `false` with `buf`
     /// untouched when the chunk has a shape this encoder leaves to serde_json.
     pub(crate) fn encode(&mut self, buf: &mut BytesMut, chunk: &ChatChunk) -> bool {
-        if !supported(chunk) {
+        if chunk.object != CHUNK_OBJECT {
             return false;
         }
         if self.prefix.is_empty()
@@ -44,13 +46,25 @@ impl ChunkEncoder {
         {
             self.cache_prefix(chunk);
         }
+        let start = buf.len();
+        match self.write_chunk(buf, chunk) {
+            Ok(()) => true,
+            Err(_) => {
+                // A value serde_json refused (it never refuses a `Value`): leave it all to it.
+                buf.truncate(start);
+                false
+            }
+        }
+    }
+
+    fn write_chunk(&self, buf: &mut BytesMut, chunk: &ChatChunk) -> serde_json::Result<()> {
         buf.put_slice(&self.prefix);
         buf.put_slice(b"\"choices\":[");
         for (i, choice) in chunk.choices.iter().enumerate() {
             if i > 0 {
                 buf.put_u8(b',');
             }
-            write_choice(buf, choice);
+            write_choice(buf, choice)?;
         }
         buf.put_u8(b']');
         match &chunk.usage {
@@ -58,11 +72,12 @@ impl ChunkEncoder {
             Nullable::Null => buf.put_slice(b",\"usage\":null"),
             Nullable::Value(usage) => {
                 buf.put_slice(b",\"usage\":");
-                write_usage(buf, usage);
+                write_any_usage(buf, usage)?;
             }
         }
+        write_extra(buf, &chunk.extra)?;
         buf.put_u8(b'}');
-        true
+        Ok(())
     }
 
     fn cache_prefix(&mut self, chunk: &ChatChunk) {
@@ -81,29 +96,11 @@ impl ChunkEncoder {
     }
 }
 
-/// Whether every part of `chunk` is one the hand-written encoder writes.
-fn supported(chunk: &ChatChunk) -> bool {
-    chunk.object == CHUNK_OBJECT
-        && chunk.extra.is_empty()
-        && chunk
-            .choices
-            .iter()
-            .all(|c| c.extra.is_empty() && c.delta.extra.is_empty())
-        && match &chunk.usage {
-            Nullable::Value(u) => {
-                u.extra.is_empty()
-                    && u.prompt_tokens_details.is_absent()
-                    && u.completion_tokens_details.is_absent()
-            }
-            _ => true,
-        }
-}
-
-fn write_choice(buf: &mut BytesMut, choice: &ChunkChoice) {
+fn write_choice(buf: &mut BytesMut, choice: &ChunkChoice) -> serde_json::Result<()> {
     buf.put_slice(b"{\"index\":");
     write_u64(buf, choice.index.into());
     buf.put_slice(b",\"delta\":");
-    write_delta(buf, &choice.delta);
+    write_delta(buf, &choice.delta)?;
     buf.put_slice(b",\"finish_reason\":");
     match &choice.finish_reason {
         None => buf.put_slice(b"null"),
@@ -114,10 +111,12 @@ fn write_choice(buf: &mut BytesMut, choice: &ChunkChoice) {
             buf.put_u8(b'"');
         }
     }
+    write_extra(buf, &choice.extra)?;
     buf.put_u8(b'}');
+    Ok(())
 }
 
-fn write_delta(buf: &mut BytesMut, delta: &Delta) {
+fn write_delta(buf: &mut BytesMut, delta: &Delta) -> serde_json::Result<()> {
     let mut fields = Fields::open(buf);
     if let Some(role) = &delta.role {
         fields.key(buf, b"\"role\":");
@@ -148,7 +147,15 @@ fn write_delta(buf: &mut BytesMut, delta: &Delta) {
         }
         buf.put_u8(b']');
     }
+    // Unknown fields (`refusal`, ...) may be the only ones, so they go through `fields`.
+    for (key, value) in &delta.extra {
+        fields.key(buf, b"");
+        write_str(buf, key);
+        buf.put_u8(b':');
+        serde_json::to_writer((&mut *buf).writer(), value)?;
+    }
     buf.put_u8(b'}');
+    Ok(())
 }
 
 fn write_tool_call(buf: &mut BytesMut, call: &ToolCallDelta) {
@@ -178,8 +185,32 @@ fn write_tool_call(buf: &mut BytesMut, call: &ToolCallDelta) {
     buf.put_u8(b'}');
 }
 
-/// Usage without details or unknown fields (the caller checks): its three counts.
-pub(crate) fn write_usage(buf: &mut impl BufMut, usage: &Usage) {
+/// Usage as serde_json writes it: by hand when it is the three counts alone, else by serde.
+pub(crate) fn write_any_usage<B: BufMut>(buf: &mut B, usage: &Usage) -> serde_json::Result<()> {
+    if !usage.prompt_tokens_details.is_absent()
+        || !usage.completion_tokens_details.is_absent()
+        || !usage.extra.is_empty()
+    {
+        return serde_json::to_writer((&mut *buf).writer(), usage);
+    }
+    write_usage(buf, usage);
+    Ok(())
+}
+
+/// A struct's unknown fields, after at least one known one (serde writes a flattened map
+/// where the field is declared: last, in every type here).
+pub(crate) fn write_extra<B: BufMut>(buf: &mut B, extra: &Map) -> serde_json::Result<()> {
+    for (key, value) in extra {
+        buf.put_u8(b',');
+        write_str(buf, key);
+        buf.put_u8(b':');
+        serde_json::to_writer((&mut *buf).writer(), value)?;
+    }
+    Ok(())
+}
+
+/// Usage without details or unknown fields: its three counts.
+fn write_usage(buf: &mut impl BufMut, usage: &Usage) {
     buf.put_slice(b"{\"prompt_tokens\":");
     write_u64(buf, usage.prompt_tokens.into());
     buf.put_slice(b",\"completion_tokens\":");

@@ -142,37 +142,61 @@ fn fast_chunks_encode_exactly_as_serde_does() {
 }
 
 #[test]
-fn other_shapes_are_left_to_serde() {
-    let extra: Map = json!({"logprobs": null})
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
+fn unknown_fields_and_usage_details_are_written_in_place_as_serde_does() {
+    let map = |value: Value| value.as_object().cloned().unwrap_or_default();
+    // What OpenAI sends on every chunk today, at each level it can appear.
+    let top = map(json!({"service_tier": "default", "system_fingerprint": "fp_\"1"}));
+    let logprobs = map(json!({"logprobs": null}));
+    let refusal = map(json!({"refusal": null, "annotations": [{"type": "x"}]}));
     let base = chunk("c", "m", text("hi"), None);
     let mut cases = Vec::new();
     let mut c = base.clone();
-    c.extra = extra.clone();
+    c.extra = top.clone();
     cases.push(c);
     let mut c = base.clone();
-    c.choices[0].extra = extra.clone();
+    c.choices[0].extra = logprobs.clone();
     cases.push(c);
     let mut c = base.clone();
-    c.choices[0].delta.extra = extra.clone();
+    c.choices[0].delta.extra = refusal.clone();
     cases.push(c);
-    let mut c = base.clone();
-    c.object = "chat.completion".to_owned();
+    // A delta of unknown fields alone (no role, content or tool calls).
+    let mut c = chunk("c", "m", Delta::default(), Some(FinishReason::Stop));
+    c.choices[0].delta.extra = refusal.clone();
     cases.push(c);
     let mut c = base.clone();
     let mut usage = Usage::new(1, 2);
-    usage.extra = extra;
+    usage.extra = map(json!({"cost": 0.5}));
     c.usage = Nullable::Value(usage);
+    c.choices.clear();
+    cases.push(c);
+    let mut c = base.clone();
+    let mut usage = Usage::new(3, 4);
+    usage.prompt_tokens_details = Nullable::Value(bulkhead_core::PromptTokensDetails {
+        cached_tokens: Some(1),
+        ..Default::default()
+    });
+    c.usage = Nullable::Value(usage);
+    c.extra = top;
+    c.choices[0].extra = logprobs;
+    c.choices[0].delta.extra = refusal;
     cases.push(c);
 
     let mut encoder = ChunkEncoder::default();
     for chunk in cases {
         let mut buf = BytesMut::from(&b"data: "[..]);
-        assert!(!encoder.encode(&mut buf, &chunk), "{chunk:?}");
-        assert_eq!(&buf[..], b"data: ", "left untouched");
+        assert!(encoder.encode(&mut buf, &chunk), "{chunk:?}");
+        let expected = format!("data: {}", serde_json::to_string(&chunk).expect("serde"));
+        assert_eq!(String::from_utf8_lossy(&buf), expected);
     }
+}
+
+#[test]
+fn another_object_is_left_to_serde() {
+    let mut c = chunk("c", "m", text("hi"), None);
+    c.object = "chat.completion".to_owned();
+    let mut buf = BytesMut::from(&b"data: "[..]);
+    assert!(!ChunkEncoder::default().encode(&mut buf, &c));
+    assert_eq!(&buf[..], b"data: ", "left untouched");
 }
 
 #[test]
