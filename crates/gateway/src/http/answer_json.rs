@@ -8,9 +8,9 @@
 //! content, usage details, unknown fields) is handed to serde_json in place, so every answer
 //! takes this path and none changes shape.
 
-use bulkhead_core::{ChatResponse, Choice, FinishReason, Message, MessageContent, Role};
+use bulkhead_core::{ChatResponse, Choice, Message, MessageContent};
 
-use super::chunk_json::{self, role_name, write_extra, write_str, write_u64};
+use super::chunk_json::{self, write_extra, write_finish_reason, write_role, write_str, write_u64};
 
 /// `answer` as JSON, exactly as `serde_json::to_vec` writes it.
 pub(crate) fn encode(answer: &ChatResponse) -> serde_json::Result<Vec<u8>> {
@@ -55,15 +55,7 @@ fn write_choice(out: &mut Vec<u8>, choice: &Choice) -> serde_json::Result<()> {
     out.extend_from_slice(b",\"message\":");
     write_message(out, &choice.message)?;
     out.extend_from_slice(b",\"finish_reason\":");
-    match &choice.finish_reason {
-        None => out.extend_from_slice(b"null"),
-        Some(reason @ FinishReason::Other(_)) => write_str(out, reason.as_str()),
-        Some(reason) => {
-            out.push(b'"');
-            out.extend_from_slice(reason.as_str().as_bytes());
-            out.push(b'"');
-        }
-    }
+    write_finish_reason(out, choice.finish_reason.as_ref());
     write_extra(out, &choice.extra)?;
     out.push(b'}');
     Ok(())
@@ -71,14 +63,7 @@ fn write_choice(out: &mut Vec<u8>, choice: &Choice) -> serde_json::Result<()> {
 
 fn write_message(out: &mut Vec<u8>, message: &Message) -> serde_json::Result<()> {
     out.extend_from_slice(b"{\"role\":");
-    match &message.role {
-        Role::Other(name) => write_str(out, name),
-        known => {
-            out.push(b'"');
-            out.extend_from_slice(role_name(known).as_bytes());
-            out.push(b'"');
-        }
-    }
+    write_role(out, &message.role);
     out.extend_from_slice(b",\"content\":");
     match &message.content {
         None => out.extend_from_slice(b"null"),

@@ -102,15 +102,7 @@ fn write_choice(buf: &mut BytesMut, choice: &ChunkChoice) -> serde_json::Result<
     buf.put_slice(b",\"delta\":");
     write_delta(buf, &choice.delta)?;
     buf.put_slice(b",\"finish_reason\":");
-    match &choice.finish_reason {
-        None => buf.put_slice(b"null"),
-        Some(FinishReason::Other(reason)) => write_str(buf, reason),
-        Some(reason) => {
-            buf.put_u8(b'"');
-            buf.put_slice(reason.as_str().as_bytes());
-            buf.put_u8(b'"');
-        }
-    }
+    write_finish_reason(buf, choice.finish_reason.as_ref());
     write_extra(buf, &choice.extra)?;
     buf.put_u8(b'}');
     Ok(())
@@ -120,14 +112,7 @@ fn write_delta(buf: &mut BytesMut, delta: &Delta) -> serde_json::Result<()> {
     let mut fields = Fields::open(buf);
     if let Some(role) = &delta.role {
         fields.key(buf, b"\"role\":");
-        match role {
-            Role::Other(name) => write_str(buf, name),
-            known => {
-                buf.put_u8(b'"');
-                buf.put_slice(role_name(known).as_bytes());
-                buf.put_u8(b'"');
-            }
-        }
+        write_role(buf, role);
     }
     match &delta.content {
         Nullable::Absent => {}
@@ -220,8 +205,33 @@ fn write_usage(buf: &mut impl BufMut, usage: &Usage) {
     buf.put_u8(b'}');
 }
 
+/// A role as serde writes it: a known one by its name, another escaped.
+pub(crate) fn write_role(buf: &mut impl BufMut, role: &Role) {
+    match role {
+        Role::Other(name) => write_str(buf, name),
+        known => {
+            buf.put_u8(b'"');
+            buf.put_slice(role_name(known).as_bytes());
+            buf.put_u8(b'"');
+        }
+    }
+}
+
+/// A finish reason as serde writes it: `null`, a known one by its name, another escaped.
+pub(crate) fn write_finish_reason(buf: &mut impl BufMut, reason: Option<&FinishReason>) {
+    match reason {
+        None => buf.put_slice(b"null"),
+        Some(FinishReason::Other(reason)) => write_str(buf, reason),
+        Some(reason) => {
+            buf.put_u8(b'"');
+            buf.put_slice(reason.as_str().as_bytes());
+            buf.put_u8(b'"');
+        }
+    }
+}
+
 /// The wire name of a known role (escaped by the caller for `Role::Other`).
-pub(crate) fn role_name(role: &Role) -> &'static str {
+fn role_name(role: &Role) -> &'static str {
     match role {
         Role::System => "system",
         Role::Developer => "developer",
