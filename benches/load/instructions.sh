@@ -5,8 +5,9 @@
 #:
 #: Run: bash benches/load/instructions.sh      (BENCH_SECS=3: seconds of load per measurement)
 #:
-#: For each of the static upstream, the bare reverse proxy and the release `bulkhead-server`
-#: (both in front of a second, unmeasured upstream), JSON and 20-chunk stream: start it under
+#: For each of the static upstream, the bare reverse proxy, the release `bulkhead-server`
+#: (both in front of a second, unmeasured upstream) and that server with `[cache] enabled`
+#: (every measured request a hit: the warm-up filled the cache), JSON and 20-chunk stream: start it under
 #: callgrind on a free 127.0.0.1 port, warm it up for 1 s, zero the counters, send
 #: `bulkhead-bench-load --concurrency 1` for BENCH_SECS, dump, and divide the program's total
 #: by the requests sent. Prints a markdown table; stops every process it started on exit.
@@ -22,6 +23,8 @@ up_port=$(free_port)
 start upstream "$up_port" "$bin/bulkhead-bench-upstream" --listen "127.0.0.1:$up_port"
 upstream=http://127.0.0.1:$up_port/v1
 gateway_config "$work/gateway.toml" "$upstream"
+gateway_config "$work/gateway-cache.toml" "$upstream"
+printf '\n[cache]\nenabled = true\n' >>"$work/gateway-cache.toml"
 
 measure() { # stream(0|1) command... -> instructions per request
   local stream=$1 port pid out sent total flag=()
@@ -45,11 +48,12 @@ measure() { # stream(0|1) command... -> instructions per request
 
 echo "| server | JSON (k instructions/request) | 20-chunk stream (k instructions/request) |"
 echo "|---|--:|--:|"
-for server in upstream bare gateway; do
+for server in upstream bare gateway cached; do
   case $server in
     upstream) cmd=("$bin/bulkhead-bench-upstream"); label="static upstream (direct)" ;;
     bare) cmd=("$bin/bulkhead-bench-upstream" --proxy-to "$upstream"); label="bare reverse proxy" ;;
     gateway) cmd=("$bin/bulkhead-server" --config "$work/gateway.toml"); label="bulkhead-server" ;;
+    cached) cmd=("$bin/bulkhead-server" --config "$work/gateway-cache.toml"); label="bulkhead-server, cache hits" ;;
   esac
   echo "| $label | $(measure 0 "${cmd[@]}") | $(measure 1 "${cmd[@]}") |"
 done

@@ -8,12 +8,16 @@
 #: BENCH_ALLOW_LONG=1), BENCH_RATE (200), BENCH_CONCURRENCY (32), BENCH_CHUNKS (20).
 #:
 #: Starts `bulkhead-bench-upstream` (static answers), `bulkhead-server --config` (one `openai`
-#: provider pointing at it; a second one with `[cache] enabled = true` for the cache-hit row) and, as the reference for what any extra hop costs on this stack,
-#: `bulkhead-bench-upstream --proxy-to` (a bare axum + reqwest passthrough proxy), on free
-#: 127.0.0.1 ports, then loads direct, via gateway and via bare proxy alike:
+#: provider pointing at it; a second one with `[cache] enabled = true` for the cache-hit row)
+#: and two references for what an extra hop costs: `bulkhead-bench-upstream --proxy-to` (a
+#: bare axum + reqwest passthrough proxy, the floor of the Rust stack the gateway is built on)
+#: and nginx (keep-alive upstream, buffering off: what a mature C reverse proxy adds on this
+#: machine), on free 127.0.0.1 ports, then loads direct, via gateway, via bare proxy and via
+#: nginx alike:
 #:   - fixed rate, JSON and 20-chunk stream: `bulkhead-bench-load` (open loop, since Debian's
 #:     wrk has no fixed-rate mode), in interleaved ABBA rounds;
-#:   - max throughput, JSON and stream: wrk -t2 -cBENCH_CONCURRENCY, ABBA runs of half the time;
+#:   - max throughput, JSON and stream: wrk -t2 -cBENCH_CONCURRENCY, ABBA runs of half the time
+#:     (the cache-hit row compares the caching gateway with the same passthrough references);
 #: reading the gateway's CPU (utime+stime from /proc/PID/stat) around each load and its RSS
 #: (VmRSS, VmHWM from /proc/PID/status) at the end. Prints one markdown table. Every process
 #: it starts is stopped on exit.
@@ -30,6 +34,7 @@ if [[ ${BENCH_ALLOW_LONG:-0} != 1 ]] && awk -v s="$secs" 'BEGIN { exit !(s > 10)
 fi
 
 need wrk wrk
+need nginx nginx-light
 build_release
 
 up_port=$(free_port)
@@ -50,6 +55,33 @@ cached=http://127.0.0.1:$hit_port/v1
 bare_port=$(free_port)
 start bare "$bare_port" "$bin/bulkhead-bench-upstream" --listen "127.0.0.1:$bare_port" --proxy-to "$direct"
 bare=http://127.0.0.1:$bare_port/v1
+nginx_port=$(free_port)
+mkdir -p "$work/nginx"
+cat >"$work/nginx/nginx.conf" <<NGINX
+worker_processes $(nproc);
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_buffer_size 1m;
+  client_body_temp_path $work/nginx/body;
+  proxy_temp_path $work/nginx/proxy;
+  upstream bench_upstream { server 127.0.0.1:$up_port; keepalive 128; }
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location / {
+      proxy_pass http://bench_upstream;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }
+  }
+}
+NGINX
+start nginx "$nginx_port" nginx -p "$work/nginx" -e "$work/nginx/error.log" -c "$work/nginx/nginx.conf"
+nginx=http://127.0.0.1:$nginx_port/v1
 
 tck=$(getconf CLK_TCK)
 cpu_ticks() { sed 's/.*) //' "/proc/${measured_pid:-$gw_pid}/stat" | awk '{ print $12 + $13 }'; }
@@ -68,7 +100,7 @@ fixed() { # label extra-args p50-limit p99-limit
   before=$(cpu_ticks)
   # shellcheck disable=SC2086
   out=$("$bin/bulkhead-bench-load" --direct "$direct" --gateway "$gateway" --bare "$bare" \
-    --rate "$rate" --secs "$secs" $extra)
+    --nginx "$nginx" --rate "$rate" --secs "$secs" $extra)
   after=$(cpu_ticks)
   echo "   $out" >&2
   cpu_us=$(calc "%.0f" "($after - $before) * 1e6 / $tck / $(kv "$out" gateway_sent)")
@@ -76,16 +108,17 @@ fixed() { # label extra-args p50-limit p99-limit
   local what="latency" figure
   [[ $extra == *--stream* ]] && what="to last byte"
   for q in p50 p99; do
-    local d g b added target="—" verdict=""
+    local d g b n added target="—" verdict=""
     d=$(kv "$out" "direct_${q}_ms"); g=$(kv "$out" "gateway_${q}_ms"); b=$(kv "$out" "bare_${q}_ms")
+    n=$(kv "$out" "nginx_${q}_ms")
     added=$(calc "%+.3f" "$g - $d")
     local limit=$3; [[ $q == p99 ]] && limit=$4
     if [[ $limit != - ]]; then target="≤ $limit ms"; verdict=$(verdict_max "$added" "$limit"); fi
     figure="$q $what (ms)"
     row "$label" "$figure" "$d" "$g" "$added ms" "$b" "$(calc "%+.3f" "$b - $d") ms" \
-      "${cpu_us} µs/req (${cpu_pct}% of a core)" "$target $verdict"
+      "$n" "$(calc "%+.3f" "$n - $d") ms" "${cpu_us} µs/req (${cpu_pct}% of a core)" "$target $verdict"
   done
-  local errors=$(( $(kv "$out" direct_errors) + $(kv "$out" gateway_errors) + $(kv "$out" bare_errors) ))
+  local errors=$(( $(kv "$out" direct_errors) + $(kv "$out" gateway_errors) + $(kv "$out" bare_errors) + $(kv "$out" nginx_errors) ))
   ((errors == 0)) || echo "   WARNING: $errors failed requests" >&2
 }
 
@@ -96,18 +129,20 @@ wrk_rps() { # url stream seconds -> "req/s errors"
 }
 
 max() { # label stream(0|1) ratio-limit [gateway-url gateway-pid]
-  local half d1 d2 g1 g2 b1 b2 t0 ticks=0 gw_secs d g b ratio target="—" verdict="" cpu
+  local half d1 d2 g1 g2 b1 b2 n1 n2 t0 ticks=0 gw_secs d g b n ratio target="—" verdict="" cpu
   local gateway=${4:-$gateway} measured_pid=${5:-$gw_pid}
   half=$(awk -v s="$secs" 'BEGIN { h = int((s + 1) / 2); print (h < 1 ? 1 : h) }')
-  echo "== $1: wrk -t2 -c$conc, runs of ${half}s in the order direct gateway bare bare gateway direct" >&2
+  echo "== $1: wrk -t2 -c$conc, runs of ${half}s in the order direct gateway bare nginx nginx bare gateway direct" >&2
   d1=$(wrk_rps "$direct" "$2" "$half")
   t0=$(cpu_ticks); g1=$(wrk_rps "$gateway" "$2" "$half"); ticks=$(( $(cpu_ticks) - t0 ))
-  b1=$(wrk_rps "$bare" "$2" "$half"); b2=$(wrk_rps "$bare" "$2" "$half")
+  b1=$(wrk_rps "$bare" "$2" "$half")
+  n1=$(wrk_rps "$nginx" "$2" "$half"); n2=$(wrk_rps "$nginx" "$2" "$half")
+  b2=$(wrk_rps "$bare" "$2" "$half")
   t0=$(cpu_ticks); g2=$(wrk_rps "$gateway" "$2" "$half"); ticks=$(( ticks + $(cpu_ticks) - t0 ))
   d2=$(wrk_rps "$direct" "$2" "$half")
-  echo "   direct: $d1 / $d2   gateway: $g1 / $g2   bare proxy: $b1 / $b2" >&2
+  echo "   direct: $d1 / $d2   gateway: $g1 / $g2   bare proxy: $b1 / $b2   nginx: $n1 / $n2" >&2
   d=$(calc "%.0f" "(${d1%% *} + ${d2%% *}) / 2"); g=$(calc "%.0f" "(${g1%% *} + ${g2%% *}) / 2")
-  b=$(calc "%.0f" "(${b1%% *} + ${b2%% *}) / 2")
+  b=$(calc "%.0f" "(${b1%% *} + ${b2%% *}) / 2"); n=$(calc "%.0f" "(${n1%% *} + ${n2%% *}) / 2")
   ratio=$(calc "%.0f" "100 * $g / $d")
   gw_secs=$(calc "%.3f" "$ticks / $tck")
   cpu="$(calc "%.2f" "$gw_secs / (2 * $half)") cores, $(calc "%.0f" "$gw_secs * 1e6 / ($g * 2 * $half)") µs/req"
@@ -115,9 +150,9 @@ max() { # label stream(0|1) ratio-limit [gateway-url gateway-pid]
     target="≥ $3%"
     verdict=$(awk -v r="$ratio" -v l="$3" 'BEGIN { if (r >= l) print "met"; else printf "**missed by %d points**", l - r }')
   fi
-  [[ "$d1$d2$g1$g2$b1$b2" == *errors:* ]] && verdict="$verdict (wrk saw errors: see above)"
+  [[ "$d1$d2$g1$g2$b1$b2$n1$n2" == *errors:* ]] && verdict="$verdict (wrk saw errors: see above)"
   row "$1" "req/s (wrk, c=$conc)" "$d" "$g" "${ratio}% of direct" "$b" "$(calc "%.0f" "100 * $b / $d")% of direct" \
-    "$cpu" "$target $verdict"
+    "$n" "$(calc "%.0f" "100 * $n / $d")% of direct" "$cpu" "$target $verdict"
 }
 
 fixed "JSON, $rate req/s" "" 0.1 0.5
@@ -130,7 +165,7 @@ rss=$(status_kib VmRSS); hwm=$(status_kib VmHWM)
 echo
 echo "bulkhead-server (release) vs bulkhead-bench-upstream over loopback, $(nproc) cores, ${secs}s per target per scenario"
 echo
-echo "| scenario | figure | direct | via gateway | gateway added | via bare proxy | bare proxy added | gateway CPU | target |"
-echo "|---|---|--:|--:|--:|--:|--:|--:|---|"
+echo "| scenario | figure | direct | via gateway | gateway added | via bare proxy | bare proxy added | via nginx | nginx added | gateway CPU | target |"
+echo "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|"
 printf '%s\n' "${rows[@]}"
-echo "| gateway memory | after the run | | $(calc "%.1f" "$rss / 1024") MiB RSS | | | | peak $(calc "%.1f" "$hwm / 1024") MiB | |"
+echo "| gateway memory | after the run | | $(calc "%.1f" "$rss / 1024") MiB RSS | | | | | | peak $(calc "%.1f" "$hwm / 1024") MiB | |"

@@ -7,7 +7,7 @@
 //! Open-loop fixed rate (`--rate`, the default) or closed loop (`--concurrency N`), JSON or
 //! `--stream`, for `--secs` per target in interleaved ABBA rounds (a run takes that times the
 //! number of targets, plus a short warm-up); `--bare URL` adds a bare reverse proxy as a
-//! third target. Prints one line of `key=value` figures (latencies in ms) for scripts such as
+//! third target and `--nginx URL` an nginx reverse proxy as a fourth. Prints one line of `key=value` figures (latencies in ms) for scripts such as
 //! `benches/load/run.sh`, or the markdown table with `--markdown`.
 
 use std::time::Duration;
@@ -32,6 +32,11 @@ struct Args {
     /// a third target, the reference for what any extra hop costs.
     #[arg(long, value_name = "URL")]
     bare: Option<String>,
+    /// Also load this API root (nginx proxying to the same upstream, as `benches/load/run.sh`
+    /// starts it): what a mature C reverse proxy adds on this machine. Its figures are printed
+    /// as `nginx_*`; the markdown table leaves it out.
+    #[arg(long, value_name = "URL")]
+    nginx: Option<String>,
     /// The model name sent (the gateway must serve it).
     #[arg(long, default_value = "chat")]
     model: String,
@@ -71,6 +76,9 @@ async fn main() -> anyhow::Result<()> {
     if let Some(bare) = &args.bare {
         targets.push(Request::chat(url(bare)?, &args.model, args.stream));
     }
+    if let Some(nginx) = &args.nginx {
+        targets.push(Request::chat(url(nginx)?, &args.model, args.stream));
+    }
     for u in targets.iter().map(|t| &t.url) {
         let host = u.host_str().unwrap_or_default();
         anyhow::ensure!(
@@ -93,7 +101,13 @@ async fn main() -> anyhow::Result<()> {
     }
     let per_target = Duration::from_secs_f64(args.secs);
     let targets: Vec<&Request> = targets.iter().collect();
-    let results = load::compare(&client, &targets, shape, per_target, round).await;
+    let mut results = load::compare(&client, &targets, shape, per_target, round).await;
+    // nginx was pushed last, so it comes off first and the rest stay [direct, gateway, bare].
+    let mut nginx = if args.nginx.is_some() {
+        results.pop()
+    } else {
+        None
+    };
     let mut result = Comparison::from_results(results);
 
     if args.markdown {
@@ -121,6 +135,9 @@ async fn main() -> anyhow::Result<()> {
     line.push_str(&figures("gateway", &mut result.gateway));
     if let Some(bare) = result.bare.as_mut() {
         line.push_str(&figures("bare", bare));
+    }
+    if let Some(nginx) = nginx.as_mut() {
+        line.push_str(&figures("nginx", nginx));
     }
     println!("{}", line.trim_end());
     Ok(())
