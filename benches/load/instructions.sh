@@ -5,10 +5,12 @@
 #:
 #: Run: bash benches/load/instructions.sh      (BENCH_SECS=3: seconds of load per measurement)
 #:
-#: For each of the static upstream, the bare reverse proxy, the release `bulkhead-server`
-#: (both in front of a second, unmeasured upstream) and that server with `[cache] enabled`
-#: (every measured request a hit: the warm-up filled the cache), JSON and 20-chunk stream: start it under
-#: callgrind on a free 127.0.0.1 port, warm it up for 1 s, zero the counters, send
+#: For each of the static upstream, the bare reverse proxy (forwarding with reqwest, as the
+#: gateway's providers do, and with hyper-util's client alone), the release `bulkhead-server`
+#: (the proxies and the server in front of a second, unmeasured upstream) and that server with
+#: `[cache] enabled` (every measured request a hit: the warm-up filled the cache), JSON and
+#: 20-chunk stream: start it under callgrind on a free 127.0.0.1 port, warm it up for 1 s, zero
+#: the counters, send
 #: `bulkhead-bench-load --concurrency 1` for BENCH_SECS, dump, and divide the program's total
 #: by the requests sent. Prints a markdown table; stops every process it started on exit.
 set -euo pipefail
@@ -48,10 +50,12 @@ measure() { # stream(0|1) command... -> instructions per request
 
 echo "| server | JSON (k instructions/request) | 20-chunk stream (k instructions/request) |"
 echo "|---|--:|--:|"
-for server in upstream bare gateway cached; do
+for server in upstream bare bare-hyper gateway cached; do
   case $server in
     upstream) cmd=("$bin/bulkhead-bench-upstream"); label="static upstream (direct)" ;;
-    bare) cmd=("$bin/bulkhead-bench-upstream" --proxy-to "$upstream"); label="bare reverse proxy" ;;
+    bare) cmd=("$bin/bulkhead-bench-upstream" --proxy-to "$upstream"); label="bare reverse proxy (reqwest)" ;;
+    bare-hyper) cmd=("$bin/bulkhead-bench-upstream" --proxy-to "$upstream" --proxy-client hyper)
+      label="bare reverse proxy (hyper-util's client alone)" ;;
     gateway) cmd=("$bin/bulkhead-server" --config "$work/gateway.toml"); label="bulkhead-server" ;;
     cached) cmd=("$bin/bulkhead-server" --config "$work/gateway-cache.toml"); label="bulkhead-server, cache hits" ;;
   esac

@@ -10,7 +10,8 @@
 //! `listening on ADDR` once bound (use port 0 to let the OS choose).
 //!
 //! With `--proxy-to API_ROOT` it serves the bare reverse proxy of `bulkhead_benches::proxy`
-//! instead (the reference for what any extra hop costs on this stack).
+//! instead (the reference for what any extra hop costs on this stack), forwarding with
+//! reqwest or, with `--proxy-client hyper`, hyper-util's client alone.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -40,6 +41,9 @@ struct Args {
     /// Be a bare reverse proxy to this API root (e.g. http://127.0.0.1:9101/v1) instead.
     #[arg(long, value_name = "URL")]
     proxy_to: Option<String>,
+    /// The client the proxy forwards with.
+    #[arg(long, value_enum, default_value_t = proxy::ProxyClient::Reqwest, requires = "proxy_to")]
+    proxy_client: proxy::ProxyClient,
 }
 
 #[tokio::main]
@@ -58,7 +62,7 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     println!("listening on {}", listener.local_addr()?);
     let router = match &args.proxy_to {
-        Some(upstream) => proxy::router(upstream)?,
+        Some(upstream) => proxy::router_with(upstream, args.proxy_client)?,
         None => upstream::router(UpstreamConfig {
             chunks: args.chunks,
             separate_frames: args.frames,
