@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
-use http::{HeaderMap, StatusCode, Uri};
+use http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use http_body_util::Full;
 use hyper_util::client::legacy::{self, connect::HttpConnector};
 use hyper_util::rt::TokioExecutor;
@@ -48,30 +48,34 @@ pub fn router(upstream: &str) -> anyhow::Result<Router> {
 /// [`router`], forwarding with `client`.
 pub fn router_with(upstream: &str, client: ProxyClient) -> anyhow::Result<Router> {
     let chat = format!("{}/chat/completions", upstream.trim_end_matches('/'));
-    if client == ProxyClient::Hyper {
-        let chat: Uri = chat.parse()?;
-        anyhow::ensure!(
-            chat.scheme() == Some(&http::uri::Scheme::HTTP),
-            "the hyper proxy client speaks plain http:// only"
-        );
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        let client = legacy::Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(64)
-            .build(connector);
-        return Ok(Router::new()
-            .route("/v1/chat/completions", post(forward_hyper))
-            .with_state(Arc::new(HyperProxy { client, chat })));
-    }
-    let chat = chat.parse()?;
-    bulkhead_inference::install_crypto_provider();
-    let client = Client::builder()
-        .tcp_nodelay(true)
-        .pool_max_idle_per_host(64)
-        .build()?;
-    Ok(Router::new()
-        .route("/v1/chat/completions", post(forward))
-        .with_state(Arc::new(Proxy { client, chat })))
+    Ok(match client {
+        ProxyClient::Reqwest => {
+            bulkhead_inference::install_crypto_provider();
+            let client = Client::builder()
+                .tcp_nodelay(true)
+                .pool_max_idle_per_host(64)
+                .build()?;
+            let chat = chat.parse()?;
+            Router::new()
+                .route("/v1/chat/completions", post(forward))
+                .with_state(Arc::new(Proxy { client, chat }))
+        }
+        ProxyClient::Hyper => {
+            let chat: Uri = chat.parse()?;
+            anyhow::ensure!(
+                chat.scheme() == Some(&http::uri::Scheme::HTTP),
+                "the hyper proxy client speaks plain http:// only"
+            );
+            let mut connector = HttpConnector::new();
+            connector.set_nodelay(true);
+            let client = legacy::Client::builder(TokioExecutor::new())
+                .pool_max_idle_per_host(64)
+                .build(connector);
+            Router::new()
+                .route("/v1/chat/completions", post(forward_hyper))
+                .with_state(Arc::new(HyperProxy { client, chat }))
+        }
+    })
 }
 
 async fn forward(State(proxy): State<Arc<Proxy>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -84,7 +88,16 @@ async fn forward(State(proxy): State<Arc<Proxy>>, headers: HeaderMap, body: Byte
     };
     let status = upstream.status();
     let content_type = upstream.headers().get(CONTENT_TYPE).cloned();
-    let mut response = Response::new(Body::from_stream(upstream.bytes_stream()));
+    passed_through(
+        status,
+        content_type,
+        Body::from_stream(upstream.bytes_stream()),
+    )
+}
+
+/// The upstream's status, content type and body, and nothing else.
+fn passed_through(status: StatusCode, content_type: Option<HeaderValue>, body: Body) -> Response {
+    let mut response = Response::new(body);
     *response.status_mut() = status;
     if let Some(content_type) = content_type {
         response.headers_mut().insert(CONTENT_TYPE, content_type);
@@ -112,15 +125,9 @@ async fn forward_hyper(
     let Ok(upstream) = proxy.client.request(request).await else {
         return StatusCode::BAD_GATEWAY.into_response();
     };
-    let (parts, body) = upstream.into_parts();
-    let mut response = Response::new(Body::new(body));
-    *response.status_mut() = parts.status;
-    if let Some(content_type) = parts.headers.get(CONTENT_TYPE) {
-        response
-            .headers_mut()
-            .insert(CONTENT_TYPE, content_type.clone());
-    }
-    response
+    let (mut parts, body) = upstream.into_parts();
+    let content_type = parts.headers.remove(CONTENT_TYPE);
+    passed_through(parts.status, content_type, Body::new(body))
 }
 
 #[cfg(test)]

@@ -7,8 +7,9 @@
 //! Open-loop fixed rate (`--rate`, the default) or closed loop (`--concurrency N`), JSON or
 //! `--stream`, for `--secs` per target in interleaved ABBA rounds (a run takes that times the
 //! number of targets, plus a short warm-up); `--bare URL` adds a bare reverse proxy as a
-//! third target and `--nginx URL` an nginx reverse proxy as a fourth. Prints one line of `key=value` figures (latencies in ms) for scripts such as
-//! `benches/load/run.sh`, or the markdown table with `--markdown`.
+//! third target and `--nginx URL` an nginx reverse proxy as a fourth. Prints one line of
+//! `key=value` figures (latencies in ms) for scripts such as `benches/load/run.sh`, or the
+//! markdown table with `--markdown`.
 
 use std::time::Duration;
 
