@@ -378,30 +378,70 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     (total.is_finite() && !text.is_empty()).then(|| Duration::from_secs_f64(total))
 }
 
+/// What failed in an HTTP exchange with an upstream.
+#[derive(Debug)]
+pub(crate) enum Transport {
+    /// Connecting (TCP, TLS, a proxy's tunnel) or sending the request, up to the response head.
+    Request(hyper_util::client::legacy::Error),
+    /// Reading the body after the head.
+    Body(hyper::Error),
+}
+
 /// The error for a failure of the HTTP exchange itself (connect, TLS, a reset mid-body).
 ///
-/// The URL is stripped from the cause, since a base URL may carry credentials in its query.
-pub fn error_from_transport(
+/// The causes name no URL (the client's errors carry none), since a base URL may carry
+/// credentials in its query; only `base_url` as configured is named for a failed connection.
+pub(crate) fn error_from_transport(
     provider: &str,
     base_url: &str,
     connect_timeout: Duration,
-    err: reqwest::Error,
+    err: Transport,
 ) -> Error {
-    let message = if err.is_connect() && err.is_timeout() {
-        return Error::timeout(format!(
-            "could not connect to provider `{provider}` at {base_url} within {} ms (connect timeout)",
-            connect_timeout.as_millis()
+    match err {
+        Transport::Request(err) if err.is_connect() => if caused_by_timeout(&err) {
+            Error::timeout(format!(
+                "could not connect to provider `{provider}` at {base_url} within {} ms \
+                     (connect timeout)",
+                connect_timeout.as_millis()
+            ))
+        } else {
+            Error::transport(format!(
+                "could not connect to provider `{provider}` at {base_url}: {}",
+                root_cause(&err)
+            ))
+        }
+        .with_source(err),
+        Transport::Request(err) => {
+            Error::transport(format!("request to provider `{provider}` failed")).with_source(err)
+        }
+        Transport::Body(err) => Error::transport(format!(
+            "connection to provider `{provider}` broke while reading the answer"
         ))
-        .with_source(err.without_url());
-    } else if err.is_connect() {
-        format!("could not connect to provider `{provider}` at {base_url}")
-    } else if err.is_timeout() {
-        return Error::timeout(format!("provider `{provider}` timed out"))
-            .with_source(err.without_url());
-    } else if err.is_body() || err.is_decode() {
-        format!("connection to provider `{provider}` broke while reading the answer")
-    } else {
-        format!("request to provider `{provider}` failed")
-    };
-    Error::transport(message).with_source(err.without_url())
+        .with_source(err),
+    }
+}
+
+/// Whether a connect timeout is among the causes of `err`.
+fn caused_by_timeout(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(err);
+    while let Some(err) = cause {
+        if err
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        cause = err.source();
+    }
+    false
+}
+
+/// The innermost cause of `err` (connection refused, an unknown certificate issuer, ...): the
+/// part an operator can act on.
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut err = err;
+    while let Some(source) = err.source() {
+        err = source;
+    }
+    err.to_string()
 }

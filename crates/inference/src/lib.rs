@@ -50,8 +50,8 @@ pub use timeouts::Timeouts;
 
 /// Install rustls' `ring` crypto provider as the process default, once.
 ///
-/// reqwest is built without a crypto provider of its own (so the workspace compiles one TLS
-/// backend, not two), and building a client without a process default panics. Calling this is
+/// rustls is built without a crypto provider chosen for it (so the workspace compiles one TLS
+/// backend, not two), and building a TLS client without a process default panics. Calling this is
 /// idempotent and cheap; [`OpenAiProvider::new`] calls it itself. If the application installed
 /// another provider first, that one stays.
 pub fn install_crypto_provider() {

@@ -177,9 +177,12 @@ async fn connection_refused_is_a_transport_error_naming_the_upstream() {
     let provider = OpenAiProvider::new(config).expect("provider");
     let error = provider.chat(request()).await.expect_err("refused");
     assert_eq!(error.kind(), ErrorKind::Transport);
+    // The innermost cause follows: what the operator can act on.
     assert_eq!(
         error.message(),
-        format!("could not connect to provider `local` at {base_url}")
+        format!(
+            "could not connect to provider `local` at {base_url}: Connection refused (os error 111)"
+        )
     );
     assert!(!format!("{error:?}").contains("sk-never-shown"));
 }

@@ -17,8 +17,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use bulkhead_core::{ChatModel, ChatRequest, ChatResponse, ChatStream, Error, Result, async_trait};
+use http::Uri;
 use http::header::{HeaderMap, HeaderValue};
-use reqwest::Url;
 
 use crate::Timeouts;
 use crate::upstream::{self, ConfigFields, Upstream};
@@ -95,7 +95,7 @@ pub struct AnthropicProvider {
 
 struct Inner {
     upstream: Upstream,
-    messages_url: Url,
+    messages_url: Uri,
     default_max_tokens: u32,
 }
 
@@ -126,7 +126,16 @@ impl AnthropicProvider {
             let value = upstream::sensitive(key).ok_or_else(|| bad("x-api-key"))?;
             auth.insert("x-api-key", value);
         }
-        let upstream = Upstream::new(name, base_url, config.timeouts, auth, &config.headers, bad)?;
+        let upstream = Upstream::new(
+            name,
+            base_url,
+            &messages_url,
+            config.timeouts,
+            upstream::platform_reach(name)?,
+            auth,
+            &config.headers,
+            bad,
+        )?;
 
         Ok(Self {
             inner: Arc::new(Inner {

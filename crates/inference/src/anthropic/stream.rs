@@ -15,7 +15,8 @@ use pin_project_lite::pin_project;
 
 use super::Inner;
 use super::translate::{Progress, StreamTranslator};
-use crate::upstream::{Clock, TimedBody};
+use crate::error::Transport;
+use crate::upstream::{Clock, Response, TimedBody};
 
 pin_project! {
     /// Chat chunks translated from an Anthropic SSE response body.
@@ -36,7 +37,7 @@ pin_project! {
 
 impl MessageStream {
     pub(super) fn new(
-        response: reqwest::Response,
+        response: Response,
         inner: Arc<Inner>,
         clock: Clock,
         include_usage: bool,
@@ -93,7 +94,10 @@ impl Stream for MessageStream {
                 }
                 Poll::Ready(Some(Err(e))) => {
                     *this.done = true;
-                    return Poll::Ready(Some(Err(this.inner.upstream.transport(e))));
+                    return Poll::Ready(Some(Err(this
+                        .inner
+                        .upstream
+                        .transport(Transport::Body(e)))));
                 }
                 Poll::Ready(None) => {
                     *this.done = true;

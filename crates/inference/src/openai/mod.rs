@@ -1,6 +1,6 @@
 //! The OpenAI-compatible provider: Chat Completions (JSON and SSE) and Embeddings over HTTP.
 //!
-//! One pooled `reqwest` client per provider, built once in [`OpenAiProvider::new`]; any vendor
+//! One pooled HTTP client per provider, built once in [`OpenAiProvider::new`]; any vendor
 //! that speaks the OpenAI wire format is a different [`OpenAiConfig`], never different code.
 
 pub mod presets;
@@ -13,8 +13,8 @@ use bulkhead_core::{
     ChatModel, ChatRequest, ChatResponse, ChatStream, EmbeddingModel, EmbeddingRequest,
     EmbeddingResponse, Error, Result, async_trait,
 };
+use http::Uri;
 use http::header::{AUTHORIZATION, HeaderMap};
-use reqwest::Url;
 
 use crate::Timeouts;
 use crate::upstream::{self, ConfigFields, Upstream};
@@ -81,7 +81,7 @@ struct Inner {
 
 /// An endpoint URL: fixed, or with the request's model in it (built per request).
 enum Endpoint {
-    Fixed(Url),
+    Fixed(Uri),
     PerModel(String),
 }
 
@@ -97,16 +97,18 @@ impl Endpoint {
         }
     }
 
-    fn url(&self, name: &str, model: &str) -> Result<std::borrow::Cow<'_, Url>> {
+    fn url(&self, name: &str, model: &str) -> Result<std::borrow::Cow<'_, Uri>> {
         match self {
             Endpoint::Fixed(url) => Ok(std::borrow::Cow::Borrowed(url)),
             Endpoint::PerModel(template) => {
                 let url = template.replace(MODEL_PLACEHOLDER, &path_segment(model));
-                Url::parse(&url).map(std::borrow::Cow::Owned).map_err(|e| {
-                    Error::bad_request(format!(
-                        "provider `{name}`: model `{model}` does not make a valid URL: {e}"
-                    ))
-                })
+                upstream::parse_url(&url)
+                    .map(std::borrow::Cow::Owned)
+                    .map_err(|e| {
+                        Error::bad_request(format!(
+                            "provider `{name}`: model `{model}` does not make a valid URL: {e}"
+                        ))
+                    })
             }
         }
     }
@@ -155,10 +157,14 @@ impl OpenAiProvider {
             })?;
             auth.insert(AUTHORIZATION, value);
         }
+        // Every endpoint is on the host of the base URL (the model goes in the path or query).
+        let target = upstream::endpoint(name, &base_url.replace(MODEL_PLACEHOLDER, "m"), "")?;
         let upstream = Upstream::new(
             name,
             base_url,
+            &target,
             config.timeouts,
+            upstream::platform_reach(name)?,
             auth,
             &config.headers,
             |header| Error::bad_request(format!("provider `{name}`: invalid header `{header}`")),

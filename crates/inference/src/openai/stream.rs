@@ -13,9 +13,9 @@ use futures_core::Stream;
 use pin_project_lite::pin_project;
 
 use super::Inner;
-use crate::error::{UpstreamError, error_from_event};
+use crate::error::{Transport, UpstreamError, error_from_event};
 use crate::sse::{SseDecoder, SseEvent};
-use crate::upstream::{Clock, TimedBody};
+use crate::upstream::{Clock, Response, TimedBody};
 
 pin_project! {
     /// Chat chunks decoded from an SSE response body.
@@ -29,7 +29,7 @@ pin_project! {
 }
 
 impl SseChunkStream {
-    pub(super) fn new(response: reqwest::Response, inner: Arc<Inner>, clock: Clock) -> Self {
+    pub(super) fn new(response: Response, inner: Arc<Inner>, clock: Clock) -> Self {
         Self {
             body: TimedBody::new(response, clock),
             decoder: SseDecoder::new(),
@@ -122,7 +122,7 @@ impl Stream for SseChunkStream {
                 }
                 Poll::Ready(Some(Err(e))) => {
                     *this.done = true;
-                    return Poll::Ready(Some(Err(upstream.transport(e))));
+                    return Poll::Ready(Some(Err(upstream.transport(Transport::Body(e)))));
                 }
                 Poll::Ready(None) => {
                     *this.done = true;

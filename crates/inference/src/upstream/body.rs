@@ -8,19 +8,17 @@ use std::task::{Context, Poll, ready};
 
 use bulkhead_core::Error;
 use bytes::Bytes;
-use futures_core::Stream;
+use hyper::body::{Body, Incoming};
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep, sleep_until};
 
-use super::{Clock, Limit};
-
-type BodyStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+use super::{Clock, Limit, Response};
 
 pin_project! {
     /// A response body read under a [`Clock`]: the first-token deadline until
     /// [`first_token`](Self::first_token), the idle deadline after, the total throughout.
     pub(crate) struct TimedBody {
-        body: BodyStream,
+        body: Incoming,
         clock: Clock,
         // Armed at a deadline no later than the real one; when it fires, the real deadline is
         // recomputed from `last_read`, so a read costs an `Instant::now()`, not a timer reset.
@@ -32,10 +30,10 @@ pin_project! {
 }
 
 impl TimedBody {
-    pub(crate) fn new(response: reqwest::Response, clock: Clock) -> Self {
+    pub(crate) fn new(response: Response, clock: Clock) -> Self {
         let (deadline, _) = clock.first(Limit::FirstToken);
         Self {
-            body: Box::pin(response.bytes_stream()),
+            body: response.into_body(),
             clock,
             timer: sleep_until(deadline),
             started: false,
@@ -60,13 +58,23 @@ impl TimedBody {
     pub(crate) fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<reqwest::Result<Bytes>>> {
+    ) -> Poll<Option<Result<Bytes, hyper::Error>>> {
         let this = self.project();
-        let read = this.body.as_mut().poll_next(cx);
-        if *this.started && matches!(read, Poll::Ready(Some(Ok(_)))) {
-            *this.last_read = Instant::now();
+        loop {
+            let bytes = match ready!(Pin::new(&mut *this.body).poll_frame(cx)) {
+                None => return Poll::Ready(None),
+                Some(Err(e)) => return Poll::Ready(Some(Err(e))),
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(bytes) => bytes,
+                    // Trailers carry nothing a stream needs.
+                    Err(_) => continue,
+                },
+            };
+            if *this.started {
+                *this.last_read = Instant::now();
+            }
+            return Poll::Ready(Some(Ok(bytes)));
         }
-        read
     }
 
     /// Wait while no deadline has passed; then the timeout error naming the one that did.
@@ -95,7 +103,7 @@ impl TimedBody {
     pub(crate) fn drain(self: Pin<&mut Self>, cx: &mut Context<'_>) {
         let body = self.project().body;
         for _ in 0..4 {
-            match body.as_mut().poll_next(cx) {
+            match Pin::new(&mut *body).poll_frame(cx) {
                 Poll::Ready(Some(Ok(_))) => continue,
                 _ => return,
             }

@@ -6,26 +6,39 @@
 //! everything that only moves bytes and watches the clock lives here.
 
 mod body;
+mod client;
 mod deadline;
 mod redact;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use bulkhead_core::{Error, ErrorKind, Result};
-use http::Extensions;
-use http::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
-use reqwest::{Response, Url};
+use bytes::Bytes;
+use http::header::{
+    ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, PROXY_AUTHORIZATION,
+    USER_AGENT,
+};
+use http::{Extensions, Request, Uri};
+use http_body_util::{BodyExt, Full};
 use serde::de::DeserializeOwned;
 use tokio::time::{Instant, timeout_at};
 
 pub(crate) use body::TimedBody;
+use client::HttpClient;
+pub(crate) use client::Reach;
 pub(crate) use deadline::Clock;
 use deadline::Limit;
 pub(crate) use redact::{ConfigFields, sensitive};
 
 use crate::Timeouts;
-use crate::error::{UpstreamError, error_from_event, error_from_response, error_from_transport};
+use crate::error::{
+    Transport, UpstreamError, error_from_event, error_from_response, error_from_transport,
+};
+
+/// A response whose body is still to be read.
+pub(crate) type Response = http::Response<hyper::body::Incoming>;
 
 /// The most of an error body read to find the upstream's message.
 const MAX_ERROR_BODY: usize = 64 * 1024;
@@ -34,12 +47,26 @@ const USER_AGENT_VALUE: &str = concat!("bulkhead/", env!("CARGO_PKG_VERSION"));
 
 /// The endpoint `{base_url}{path}` of provider `name`; a query in `base_url` (Azure's
 /// `api-version`) stays at the end.
-pub(crate) fn endpoint(name: &str, base_url: &str, path: &str) -> Result<Url> {
-    Url::parse(&endpoint_text(base_url, path)).map_err(|e| {
+pub(crate) fn endpoint(name: &str, base_url: &str, path: &str) -> Result<Uri> {
+    parse_url(&endpoint_text(base_url, path)).map_err(|e| {
         Error::bad_request(format!(
             "provider `{name}`: invalid base_url `{base_url}`: {e}"
         ))
     })
+}
+
+/// `text` as an absolute `http://` or `https://` URL with a host.
+pub(crate) fn parse_url(text: &str) -> std::result::Result<Uri, String> {
+    let uri = Uri::try_from(text).map_err(|e| e.to_string())?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        Some(other) => return Err(format!("scheme `{other}` is not http or https")),
+        None => return Err("not an absolute URL (no http:// or https://)".to_owned()),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err("no host".to_owned());
+    }
+    Ok(uri)
 }
 
 /// `{base_url}{path}` as text, the query of `base_url` moved after `path`.
@@ -50,29 +77,54 @@ pub(crate) fn endpoint_text(base_url: &str, path: &str) -> String {
     }
 }
 
+/// The platform's TLS roots and the environment's proxies, for provider `name`.
+pub(crate) fn platform_reach(name: &str) -> Result<Reach> {
+    Reach::from_platform().map_err(|e| {
+        Error::internal(format!(
+            "provider `{name}`: could not set up TLS with the system's certificates"
+        ))
+        .with_source(e)
+    })
+}
+
 /// One HTTP upstream: its name (for errors), base URL, deadlines and pooled client.
 pub(crate) struct Upstream {
     pub(crate) name: Arc<str>,
     pub(crate) base_url: String,
     pub(crate) timeouts: Timeouts,
-    client: reqwest::Client,
+    /// Sent with every request.
+    headers: HeaderMap,
+    client: HttpClient,
 }
 
 impl Upstream {
-    /// Build the pooled client. Every request carries the user agent, `auth` (the provider's own
-    /// headers), and the configured `extra` headers, which win over both; `invalid_header`
-    /// is the error for an extra header that cannot be sent. Extra header values are marked
-    /// sensitive, as credentials may hide there.
+    /// Build the pooled client for `target` (one of the upstream's endpoints, which all share a
+    /// host), reached as `reach` says. Every request carries the user agent, `auth` (the
+    /// provider's own headers), and the configured `extra` headers, which win over both;
+    /// `invalid_header` is the error for an extra header that cannot be sent. Extra header
+    /// values are marked sensitive, as credentials may hide there.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         name: &str,
         base_url: &str,
+        target: &Uri,
         timeouts: Timeouts,
+        reach: Reach,
         auth: HeaderMap,
         extra: &[(String, String)],
         invalid_header: impl Fn(&str) -> Error,
     ) -> Result<Self> {
-        crate::install_crypto_provider();
+        let proxy = reach
+            .proxy_for(target)
+            .map_err(|e| Error::bad_request(format!("provider `{name}`: {e}")))?;
         let mut headers = HeaderMap::new();
+        if let Some(auth) = proxy.as_ref().and_then(|p| p.auth.clone())
+            && target.scheme_str() == Some("http")
+        {
+            // A plain HTTP request through a proxy carries the proxy's credentials itself (an
+            // HTTPS one sends them in the CONNECT that opens the tunnel).
+            headers.insert(PROXY_AUTHORIZATION, auth);
+        }
         headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
         headers.extend(auth);
         for (header, value) in extra {
@@ -82,32 +134,14 @@ impl Upstream {
             headers.insert(header_name, value);
         }
 
-        let client = reqwest::Client::builder()
-            .default_headers(headers)
-            // Never follow a redirect: following one would send the provider's key to
-            // whatever host the `Location` names. A redirect is a configuration error instead.
-            .redirect(reqwest::redirect::Policy::none())
-            // Retries are bulkhead-retry's, decided in one place. reqwest's own (a refused
-            // HTTP/2 stream, say) would be a second, unseen one, and to allow for it reqwest
-            // copies every request's head before sending it.
-            .retry(reqwest::retry::never().max_retries_per_request(0))
-            .connect_timeout(timeouts.connect)
-            .tcp_nodelay(true)
-            .tcp_keepalive(Duration::from_secs(60))
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(64)
-            .build()
-            .map_err(|e| {
-                Error::internal(format!(
-                    "provider `{name}`: could not build the HTTP client"
-                ))
-                .with_source(e)
-            })?;
-
+        // The client never follows a redirect: following one would send the provider's key
+        // to whatever host the `Location` names. A redirect is a configuration error instead.
+        let client = client::build(timeouts.connect, reach, proxy);
         Ok(Self {
             name: Arc::from(name),
             base_url: base_url.to_owned(),
             timeouts,
+            headers,
             client,
         })
     }
@@ -132,13 +166,13 @@ impl Upstream {
     /// POST a JSON body and parse a JSON answer of at most `max_body` bytes.
     pub(crate) async fn json_call<T: DeserializeOwned>(
         &self,
-        url: &Url,
+        url: &Uri,
         body: Vec<u8>,
         max_body: usize,
         clock: &Clock,
     ) -> Result<T> {
         let response = self.send(url, body, false, clock).await?;
-        let response = self.check_status(response, clock).await?;
+        let response = self.check_status(url, response, clock).await?;
         let body = self.read_body(response, clock, max_body, false).await?;
         // Checked as UTF-8 once and parsed as a `str`: `from_slice` validates every string
         // again. JSON is UTF-8, so a body that is not is no answer either.
@@ -161,12 +195,12 @@ impl Upstream {
     /// POST a JSON body asking for an event stream; the successful response, its body unread.
     pub(crate) async fn stream_call(
         &self,
-        url: &Url,
+        url: &Uri,
         body: Vec<u8>,
         clock: &Clock,
     ) -> Result<Response> {
         let response = self.send(url, body, true, clock).await?;
-        let response = self.check_status(response, clock).await?;
+        let response = self.check_status(url, response, clock).await?;
         if is_json(&response) {
             // A 200 with a JSON body instead of an event stream: an error in disguise.
             return Err(self.unexpected_json(response, clock).await);
@@ -178,7 +212,7 @@ impl Upstream {
     /// total deadlines).
     async fn send(
         &self,
-        url: &Url,
+        url: &Uri,
         body: Vec<u8>,
         stream: bool,
         clock: &Clock,
@@ -188,13 +222,14 @@ impl Upstream {
         } else {
             "application/json"
         };
-        let request = self
-            .client
-            .post(url.clone())
-            .header(CONTENT_TYPE, "application/json")
-            .header(ACCEPT, accept)
-            .body(body)
-            .send();
+        let mut request = Request::new(Full::new(Bytes::from(body)));
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = url.clone();
+        let headers = request.headers_mut();
+        *headers = self.headers.clone();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(ACCEPT, HeaderValue::from_static(accept));
+        let request = self.client.request(request);
         let limit = if stream {
             Limit::FirstToken
         } else {
@@ -203,19 +238,19 @@ impl Upstream {
         let (deadline, limit) = clock.first(limit);
         match timeout_at(deadline, request).await {
             Err(_) => Err(clock.expired(limit, &self.name)),
-            Ok(Err(e)) => Err(self.transport(e)),
+            Ok(Err(e)) => Err(self.transport(Transport::Request(e))),
             Ok(Ok(response)) => Ok(response),
         }
     }
 
     /// Pass a success through; turn any other status into the mapped error.
-    async fn check_status(&self, response: Response, clock: &Clock) -> Result<Response> {
+    async fn check_status(&self, url: &Uri, response: Response, clock: &Clock) -> Result<Response> {
         let status = response.status();
         if status.is_success() {
             return Ok(response);
         }
         if status.is_redirection() {
-            return Err(self.redirected(&response));
+            return Err(self.redirected(url, &response));
         }
         let headers = response.headers().clone();
         // The body only refines the error: a body that cannot be read still leaves the status.
@@ -234,20 +269,30 @@ impl Upstream {
     /// Read the body, at most `cap` bytes; past that, either stop there (`truncate`) or fail.
     async fn read_body(
         &self,
-        mut response: Response,
+        response: Response,
         clock: &Clock,
         cap: usize,
         truncate: bool,
     ) -> Result<Vec<u8>> {
-        let hint = response.content_length().unwrap_or(0).min(cap as u64) as usize;
+        let hint = response
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+            .unwrap_or(0)
+            .min(cap as u64) as usize;
+        let mut incoming = response.into_body();
         let mut body = Vec::with_capacity(hint);
         loop {
             let (deadline, limit) = clock.idle_after(Instant::now());
-            let bytes = match timeout_at(deadline, response.chunk()).await {
+            let frame = match timeout_at(deadline, incoming.frame()).await {
                 Err(_) => return Err(clock.expired(limit, &self.name)),
-                Ok(Err(e)) => return Err(self.transport(e)),
-                Ok(Ok(None)) => return Ok(body),
-                Ok(Ok(Some(bytes))) => bytes,
+                Ok(Some(Err(e))) => return Err(self.transport(Transport::Body(e))),
+                Ok(None) => return Ok(body),
+                Ok(Some(Ok(frame))) => frame,
+            };
+            // Trailers carry nothing an answer needs.
+            let Ok(bytes) = frame.into_data() else {
+                continue;
             };
             if body.len() + bytes.len() > cap {
                 if truncate {
@@ -280,14 +325,20 @@ impl Upstream {
 
     /// The error for a 3xx answer: the endpoint moved, so `base_url` needs fixing. The target
     /// is named only by its host, as a `Location` may carry tokens in its query.
-    fn redirected(&self, response: &Response) -> Error {
+    fn redirected(&self, url: &Uri, response: &Response) -> Error {
         let status = response.status();
         let target = response
             .headers()
             .get(http::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| response.url().join(v).ok())
-            .and_then(|url| url.host_str().map(str::to_owned));
+            .and_then(|v| Uri::try_from(v.as_bytes()).ok())
+            .map(|location| {
+                // A relative `Location` stays on the same host.
+                location
+                    .host()
+                    .or_else(|| url.host())
+                    .unwrap_or_default()
+                    .to_owned()
+            });
         let to = target.map_or_else(String::new, |host| format!(" to host `{host}`"));
         Error::new(
             ErrorKind::NotFound,
@@ -303,7 +354,7 @@ impl Upstream {
     }
 
     /// The error for a failed connection, request or body read.
-    pub(crate) fn transport(&self, err: reqwest::Error) -> Error {
+    pub(crate) fn transport(&self, err: Transport) -> Error {
         error_from_transport(&self.name, &self.base_url, self.timeouts.connect, err)
     }
 }
