@@ -19,7 +19,7 @@ pub type Map = serde_json::Map<String, Value>;
 ///
 /// Besides the wire fields it carries typed [`Extensions`] (request id, tenant, deadline, cache
 /// directives) that travel with the request through the stack and are never serialized.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct ChatRequest {
     /// The model name the client asked for; routing rewrites it to the upstream model.
     pub model: String,
@@ -111,7 +111,7 @@ impl ChatRequest {
 }
 
 /// `stream_options` of a chat request.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct StreamOptions {
     /// Ask for a final chunk that carries the usage of the whole answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -163,7 +163,7 @@ pub enum Role {
 }
 
 /// One message of a conversation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Message {
     /// Who wrote it.
     pub role: Role,
@@ -412,7 +412,7 @@ pub enum ResponseFormat {
 }
 
 /// A non-streamed chat completion.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChatResponse {
     /// The completion id.
     pub id: String,
@@ -433,7 +433,7 @@ pub struct ChatResponse {
 }
 
 /// One choice of a chat completion.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Choice {
     /// Its position.
     pub index: u32,
@@ -481,7 +481,7 @@ impl FinishReason {
 }
 
 /// Token counts of a request.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Usage {
     /// Tokens in the prompt.
     pub prompt_tokens: u32,
@@ -530,7 +530,7 @@ impl Usage {
 }
 
 /// `usage.prompt_tokens_details`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct PromptTokensDetails {
     /// Prompt tokens read from the provider's cache.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -544,7 +544,7 @@ pub struct PromptTokensDetails {
 }
 
 /// `usage.completion_tokens_details`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct CompletionTokensDetails {
     /// Tokens spent on hidden reasoning.
     #[serde(default, skip_serializing_if = "Option::is_none")]

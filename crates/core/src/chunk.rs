@@ -6,7 +6,7 @@ use crate::Nullable;
 use crate::chat::{FinishReason, Map, Role, Usage};
 
 /// One server-sent event of a streamed chat completion.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChatChunk {
     /// The completion id, the same on every chunk of one answer.
     pub id: String,
@@ -27,7 +27,7 @@ pub struct ChatChunk {
 }
 
 /// The delta of one choice in a chunk.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChunkChoice {
     /// The choice's position.
     pub index: u32,
@@ -42,7 +42,7 @@ pub struct ChunkChoice {
 }
 
 /// What a chunk adds to a message.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Delta {
     /// The role, on the first chunk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
