@@ -5,8 +5,8 @@
 #:
 #: Run: bash benches/load/instructions.sh      (BENCH_SECS=3: seconds of load per measurement)
 #:
-#: For each of the static upstream, the bare reverse proxy (forwarding with reqwest, as the
-#: gateway's providers do, and with hyper-util's client alone), the release `bulkhead-server`
+#: For each of the static upstream, the bare reverse proxy (forwarding with reqwest, and with
+#: hyper-util's client alone, as the gateway's providers do), the release `bulkhead-server`
 #: (the proxies and the server in front of a second, unmeasured upstream) and that server with
 #: `[cache] enabled` (every measured request a hit: the warm-up filled the cache), JSON and
 #: 20-chunk stream: start it under callgrind on a free 127.0.0.1 port, warm it up for 1 s, zero

@@ -9,8 +9,9 @@
 #:
 #: Starts `bulkhead-bench-upstream` (static answers), `bulkhead-server --config` (one `openai`
 #: provider pointing at it; a second one with `[cache] enabled = true` for the cache-hit row)
-#: and two references for what an extra hop costs: `bulkhead-bench-upstream --proxy-to` (a
-#: bare axum + reqwest passthrough proxy, the floor of the Rust stack the gateway is built on)
+#: and two references for what an extra hop costs: `bulkhead-bench-upstream --proxy-to
+#: --proxy-client hyper` (a bare axum + hyper-util passthrough proxy: the same server and client
+#: the gateway is built on, with nothing between them, so the floor of that stack)
 #: and nginx (keep-alive upstream, buffering off: what a mature C reverse proxy adds on this
 #: machine), on free 127.0.0.1 ports, then loads direct, via gateway, via bare proxy and via
 #: nginx alike:
@@ -53,7 +54,8 @@ start gateway-cache "$hit_port" "$bin/bulkhead-server" --config "$work/gateway-c
 hit_pid=$started
 cached=http://127.0.0.1:$hit_port/v1
 bare_port=$(free_port)
-start bare "$bare_port" "$bin/bulkhead-bench-upstream" --listen "127.0.0.1:$bare_port" --proxy-to "$direct"
+start bare "$bare_port" "$bin/bulkhead-bench-upstream" --listen "127.0.0.1:$bare_port" --proxy-to "$direct" \
+  --proxy-client hyper
 bare=http://127.0.0.1:$bare_port/v1
 nginx_port=$(free_port)
 mkdir -p "$work/nginx"
