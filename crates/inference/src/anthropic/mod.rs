@@ -131,7 +131,6 @@ impl AnthropicProvider {
             base_url,
             &messages_url,
             config.timeouts,
-            upstream::platform_reach(name)?,
             auth,
             &config.headers,
             bad,

@@ -164,7 +164,6 @@ impl OpenAiProvider {
             base_url,
             &target,
             config.timeouts,
-            upstream::platform_reach(name)?,
             auth,
             &config.headers,
             |header| Error::bad_request(format!("provider `{name}`: invalid header `{header}`")),

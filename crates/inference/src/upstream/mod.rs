@@ -78,7 +78,7 @@ pub(crate) fn endpoint_text(base_url: &str, path: &str) -> String {
 }
 
 /// The platform's TLS roots and the environment's proxies, for provider `name`.
-pub(crate) fn platform_reach(name: &str) -> Result<Reach> {
+fn platform_reach(name: &str) -> Result<Reach> {
     Reach::from_platform().map_err(|e| {
         Error::internal(format!(
             "provider `{name}`: could not set up TLS with the system's certificates"
@@ -99,12 +99,37 @@ pub(crate) struct Upstream {
 
 impl Upstream {
     /// Build the pooled client for `target` (one of the upstream's endpoints, which all share a
-    /// host), reached as `reach` says. Every request carries the user agent, `auth` (the
-    /// provider's own headers), and the configured `extra` headers, which win over both;
-    /// `invalid_header` is the error for an extra header that cannot be sent. Extra header
-    /// values are marked sensitive, as credentials may hide there.
-    #[allow(clippy::too_many_arguments)]
+    /// host), reached through the platform's TLS roots and the environment's proxies. Every
+    /// request carries the user agent, `auth` (the provider's own headers), and the configured
+    /// `extra` headers, which win over both; `invalid_header` is the error for an extra header
+    /// that cannot be sent. Extra header values are marked sensitive, as credentials may hide
+    /// there.
     pub(crate) fn new(
+        name: &str,
+        base_url: &str,
+        target: &Uri,
+        timeouts: Timeouts,
+        auth: HeaderMap,
+        extra: &[(String, String)],
+        invalid_header: impl Fn(&str) -> Error,
+    ) -> Result<Self> {
+        let reach = platform_reach(name)?;
+        Self::with_reach(
+            name,
+            base_url,
+            target,
+            timeouts,
+            reach,
+            auth,
+            extra,
+            invalid_header,
+        )
+    }
+
+    /// [`new`](Self::new), reached as `reach` says instead of through the platform's roots and
+    /// the environment's proxies.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn with_reach(
         name: &str,
         base_url: &str,
         target: &Uri,

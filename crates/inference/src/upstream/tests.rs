@@ -122,7 +122,7 @@ fn upstream(base_url: &str, reach: Reach) -> Upstream {
     let target = Uri::try_from(base_url).expect("base URL");
     let mut auth = HeaderMap::new();
     auth.insert("authorization", HeaderValue::from_static("Bearer sk-test"));
-    Upstream::new(
+    Upstream::with_reach(
         "p",
         base_url,
         &target,
@@ -268,7 +268,7 @@ fn a_socks_proxy_is_refused_at_construction_without_its_credentials() {
         .all("socks5://user:secret@127.0.0.1:1080")
         .build();
     let target = Uri::from_static("https://api.example.com/v1");
-    let error = Upstream::new(
+    let error = Upstream::with_reach(
         "p",
         "https://api.example.com/v1",
         &target,
