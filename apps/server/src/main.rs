@@ -5,6 +5,10 @@
 //! router until SIGTERM or Ctrl-C, letting in-flight requests finish (up to `[server]
 //! shutdown_grace_secs`). A config file is reloaded when it changes and on SIGHUP.
 //!
+//! Requests are served thread per core (`[server] workers`, one per CPU core by default; see
+//! [`serve::serve_workers`]); the main thread's own single-threaded runtime keeps what is not
+//! per request: signals, the config watcher, the metrics upkeep and the OTLP exporter.
+//!
 //! Exit codes: 0 after a clean shutdown, 1 when serving fails (the port is taken, ...), 2 when
 //! the configuration is invalid.
 
@@ -36,7 +40,7 @@ struct Args {
     listen: Option<SocketAddr>,
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let args = Args::parse();
     let (mut config, origin) = match &args.config {
@@ -99,12 +103,13 @@ async fn serve(
     // Listen for signals before accepting anything, so an early SIGTERM is a clean stop.
     let signal = shutdown_signal()?;
     let addr = config.server.listen;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
+    let listeners = serve::Listeners::bind(addr, config.server.workers())
         .with_context(|| format!("cannot listen on {addr} (is another process using it?)"))?;
     let models: Vec<&str> = gateway.model_names().collect();
     tracing::info!(
-        "bulkhead-server listening on http://{addr}/v1, serving models [{}], config: {origin}",
+        "bulkhead-server listening on http://{}/v1 ({} worker threads), serving models [{}], config: {origin}",
+        listeners.local_addr(),
+        listeners.workers(),
         models.join(", ")
     );
     if !gateway.requires_keys() {
@@ -128,7 +133,7 @@ async fn serve(
         signal.await;
         tracing::info!("shutdown signal received; finishing in-flight requests");
     };
-    serve::serve(listener, live, &server_settings, stop)
+    serve::serve_workers(listeners, live, &server_settings, stop)
         .await
         .context("the server failed")?;
     if let Some(watcher) = watcher {

@@ -19,11 +19,19 @@
 //! [`LiveRouter`] is what is served: each request runs on the router current when it
 //! arrived, so [`LiveRouter::replace`] swaps configurations atomically and a request (or a
 //! stream) that started on the old one finishes on it.
+//!
+//! [`serve`] accepts on the caller's runtime. [`serve_workers`] is how the reference server
+//! serves: thread per core, each worker thread running its own single-threaded runtime that
+//! accepts on its own listening socket ([`Listeners`]), so a connection, its requests, and the
+//! upstream connections they use (one pool per such runtime, see bulkhead-inference) stay on
+//! one thread: no task moves between cores and no wake-up crosses threads on the hot path.
 
 use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,6 +43,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
 use tower::{Service, ServiceExt as _};
 
 use crate::config::ServerConfig;
@@ -148,6 +157,225 @@ where
         ),
     }
     Ok(())
+}
+
+/// The listening sockets of [`serve_workers`], one per worker, all on one address, listening
+/// from the moment [`bind`](Self::bind) returns.
+///
+/// On Linux each worker gets its own socket bound with `SO_REUSEPORT`, so the kernel spreads
+/// incoming connections evenly over the workers and no accept wakes more than one thread.
+/// The address is first bound once without that option, so an address another process holds
+/// is refused ("address in use") as with a single socket, rather than silently shared.
+/// Elsewhere the workers accept from clones of one socket.
+#[derive(Debug)]
+pub struct Listeners {
+    addr: SocketAddr,
+    sockets: Vec<std::net::TcpListener>,
+}
+
+impl Listeners {
+    /// The queue of connections not yet accepted, per socket.
+    #[cfg(target_os = "linux")]
+    const BACKLOG: i32 = 1024;
+
+    /// Bind `workers` listening sockets to `addr` (port 0 picks one free port for all).
+    ///
+    /// # Errors
+    /// When `addr` cannot be bound: taken by another process, not a local address, a port
+    /// below 1024 without the privilege.
+    pub fn bind(addr: SocketAddr, workers: std::num::NonZeroUsize) -> io::Result<Self> {
+        let first = std::net::TcpListener::bind(addr)?;
+        let addr = first.local_addr()?;
+        #[cfg(target_os = "linux")]
+        let sockets = {
+            use socket2::{Domain, Protocol, Socket, Type};
+            drop(first);
+            (0..workers.get())
+                .map(|_| {
+                    let socket =
+                        Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+                    socket.set_reuse_address(true)?;
+                    socket.set_reuse_port(true)?;
+                    socket.set_nonblocking(true)?;
+                    socket.bind(&addr.into())?;
+                    socket.listen(Self::BACKLOG)?;
+                    Ok(socket.into())
+                })
+                .collect::<io::Result<_>>()?
+        };
+        #[cfg(not(target_os = "linux"))]
+        let sockets = {
+            first.set_nonblocking(true)?;
+            let mut sockets = Vec::with_capacity(workers.get());
+            for _ in 1..workers.get() {
+                sockets.push(first.try_clone()?);
+            }
+            sockets.push(first);
+            sockets
+        };
+        Ok(Self { addr, sockets })
+    }
+
+    /// The address bound (with the port picked, when `addr` named port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// How many workers these sockets are for.
+    pub fn workers(&self) -> usize {
+        self.sockets.len()
+    }
+}
+
+/// [`serve`] `router` thread per core: one worker thread per socket of `listeners`, each
+/// running its own single-threaded tokio runtime that accepts connections on its socket and
+/// serves them to the end. When `shutdown` resolves every worker stops accepting and lets its
+/// requests and streams finish (up to `server.shutdown_grace`); this returns once all have.
+///
+/// What a request spawns (a cache fill, a lease renewal, an upstream connection's task) runs
+/// on its worker's runtime; a worker's runtime is kept running until every worker is done, as
+/// requests on other workers may still be using what it holds (a shared Redis connection).
+/// Everything that is not per request (signals, the config watcher, exporters) stays on the
+/// caller's runtime.
+///
+/// # Errors
+/// When a worker cannot start (no thread or runtime can be created, a socket cannot listen):
+/// the workers already started are stopped first.
+pub async fn serve_workers<S>(
+    listeners: Listeners,
+    router: LiveRouter<S>,
+    server: &ServerConfig,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()>
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let (stop, stopped) = watch::channel(false);
+    let (finish, finished) = watch::channel(false);
+    let (report, mut reports) = mpsc::unbounded_channel();
+    let mut threads = Vec::with_capacity(listeners.sockets.len());
+    let mut failure = None;
+    for (index, socket) in listeners.sockets.into_iter().enumerate() {
+        let worker = Worker {
+            index,
+            router: router.clone(),
+            server: server.clone(),
+            stopped: stopped.clone(),
+            finished: finished.clone(),
+            report: report.clone(),
+        };
+        match worker.start(socket) {
+            Ok(thread) => threads.push(thread),
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    drop(report);
+    let mut running = threads.len();
+    if failure.is_none() {
+        tracing::debug!("serving on {running} worker threads");
+        let mut shutdown = std::pin::pin!(shutdown);
+        tokio::select! {
+            () = &mut shutdown => {}
+            // Workers report only once stopped: one that reports now could not start.
+            first = reports.recv() => {
+                running -= 1;
+                failure = Some(match first {
+                    Some(Err(e)) => e,
+                    Some(Ok(())) => io::Error::other("a worker stopped serving unasked"),
+                    None => worker_panicked(),
+                });
+            }
+        }
+    }
+    stop.send_replace(true);
+    while running > 0 {
+        let result = reports
+            .recv()
+            .await
+            .unwrap_or_else(|| Err(worker_panicked()));
+        running -= 1;
+        if let Err(e) = result {
+            failure.get_or_insert(e);
+        }
+    }
+    finish.send_replace(true);
+    let joined = tokio::task::spawn_blocking(move || {
+        for thread in threads {
+            let _ = thread.join();
+        }
+    });
+    let _ = joined.await;
+    failure.map_or(Ok(()), Err)
+}
+
+/// One worker of [`serve_workers`], before its thread starts.
+struct Worker<S> {
+    index: usize,
+    router: LiveRouter<S>,
+    server: ServerConfig,
+    /// Turns true when the workers are to stop accepting.
+    stopped: watch::Receiver<bool>,
+    /// Turns true once every worker has finished its requests.
+    finished: watch::Receiver<bool>,
+    /// Where the worker's outcome goes once it stopped serving.
+    report: mpsc::UnboundedSender<io::Result<()>>,
+}
+
+impl<S> Worker<S>
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    fn start(self, socket: std::net::TcpListener) -> io::Result<std::thread::JoinHandle<()>> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new()
+            .name(format!("bulkhead-worker-{}", self.index))
+            .spawn(move || self.run(&runtime, socket))
+    }
+
+    fn run(self, runtime: &tokio::runtime::Runtime, socket: std::net::TcpListener) {
+        let Self {
+            router,
+            server,
+            mut stopped,
+            mut finished,
+            report,
+            ..
+        } = self;
+        let served = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            runtime.block_on(async {
+                let stop = async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                };
+                match TcpListener::from_std(socket) {
+                    Ok(listener) => serve(listener, router, &server, stop).await,
+                    Err(e) => Err(e),
+                }
+            })
+        }));
+        let _ = report.send(served.unwrap_or_else(|_| Err(worker_panicked())));
+        runtime.block_on(async {
+            let _ = finished.wait_for(|done| *done).await;
+        });
+    }
+}
+
+fn worker_panicked() -> io::Error {
+    io::Error::other("a worker thread panicked")
 }
 
 /// The size of a request's head as sent: request line and header lines. hyper bounds its read

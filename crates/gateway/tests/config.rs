@@ -30,6 +30,11 @@ fn the_embedded_default_parses_and_builds() {
     let config = Config::embedded_default();
     assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(config.server.max_body_bytes, 4_194_304);
+    assert_eq!(
+        config.server.workers, None,
+        "one worker per core unless set"
+    );
+    assert!(config.server.workers().get() >= 1);
     assert_eq!(config.providers.len(), 1);
     assert_eq!(config.providers[0].name, "simulated");
     assert!(matches!(
@@ -57,6 +62,7 @@ fn a_full_file_parses_into_every_setting() {
 [server]
 listen = "0.0.0.0:9000"
 max_body_bytes = 1024
+workers = 3
 
 [[providers]]
 name = "openai"
@@ -92,6 +98,7 @@ targets = [{ provider = "sim", model = "sim-1" }]
     .expect("valid");
     assert_eq!(config.server.listen.to_string(), "0.0.0.0:9000");
     assert_eq!(config.server.max_body_bytes, 1024);
+    assert_eq!(config.server.workers().get(), 3);
     let ProviderKind::OpenAi(openai) = &config.providers[0].kind else {
         panic!("openai kind");
     };
@@ -245,6 +252,19 @@ targets = [{ provider = "a", model = "${MISSING_ONE}" }]
         assert!(
             line.starts_with(&format!("test.toml:{place}: ")) && line.contains(text),
             "expected {place} {text:?}, got {line:?}\nall: {lines:#?}"
+        );
+    }
+}
+
+#[test]
+fn workers_must_be_at_least_one() {
+    for bad in ["0", "1025"] {
+        let lines = errors(&format!("[server]\nworkers = {bad}\n"));
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].starts_with("test.toml:2:11: ")
+                && lines[0].contains("`workers` must be between 1 and 1024"),
+            "{lines:?}"
         );
     }
 }

@@ -67,6 +67,7 @@ pub(crate) struct Server {
     pub(crate) max_header_bytes: Option<S<u64>>,
     pub(crate) header_read_timeout_ms: Option<S<u64>>,
     pub(crate) shutdown_grace_secs: Option<S<u64>>,
+    pub(crate) workers: Option<S<u64>>,
 }
 
 /// `[[providers]]`: the fields of every kind; `resolve` rejects those that do not apply.

@@ -4,6 +4,7 @@
 //! Nothing here stops at the first problem: a bad value is recorded and replaced by a
 //! placeholder so the rest of the file is still checked.
 
+use std::num::NonZeroUsize;
 use std::ops::Range;
 use std::time::Duration;
 
@@ -168,6 +169,21 @@ impl Resolver<'_, '_> {
         }
         if let Some(secs) = &server.shutdown_grace_secs {
             config.shutdown_grace = Duration::from_secs(*secs.get_ref());
+        }
+        if let Some(workers) = &server.workers {
+            match usize::try_from(*workers.get_ref())
+                .ok()
+                .and_then(NonZeroUsize::new)
+            {
+                Some(n) if n.get() <= ServerConfig::MAX_WORKERS => config.workers = Some(n),
+                _ => self.diags.at(
+                    workers.span(),
+                    format!(
+                        "`workers` must be between 1 and {} (leave it out for one per CPU core)",
+                        ServerConfig::MAX_WORKERS
+                    ),
+                ),
+            }
         }
         config
     }

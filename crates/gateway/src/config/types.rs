@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use super::sections::{CacheSettings, KeyConfig, LimitsSettings, PriceConfig, TelemetrySettings};
@@ -53,6 +54,10 @@ pub struct ServerConfig {
     /// After SIGTERM, how long in-flight requests and streams may run before the process
     /// exits anyway. Default 30 s.
     pub shutdown_grace: Duration,
+    /// How many threads serve connections, each running its own single-threaded runtime with
+    /// its own upstream connections; `None` (the default) means one per CPU core available to
+    /// the process. See [`ServerConfig::workers`].
+    pub workers: Option<NonZeroUsize>,
 }
 
 impl ServerConfig {
@@ -69,6 +74,16 @@ impl ServerConfig {
     pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
     /// The default shutdown grace period, 30 s.
     pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+    /// The most worker threads a configuration may ask for.
+    pub const MAX_WORKERS: usize = 1024;
+
+    /// The worker threads to serve on: `workers` if set, else one per CPU core available to
+    /// the process (its CPU quota and affinity counted), else one.
+    pub fn workers(&self) -> NonZeroUsize {
+        self.workers
+            .or_else(|| std::thread::available_parallelism().ok())
+            .unwrap_or(NonZeroUsize::MIN)
+    }
 }
 
 impl Default for ServerConfig {
@@ -79,6 +94,7 @@ impl Default for ServerConfig {
             max_header_bytes: Self::DEFAULT_MAX_HEADER_BYTES,
             header_read_timeout: Self::DEFAULT_HEADER_READ_TIMEOUT,
             shutdown_grace: Self::DEFAULT_SHUTDOWN_GRACE,
+            workers: None,
         }
     }
 }

@@ -5,10 +5,12 @@
 //! Nothing more: it follows no redirect and retries nothing (retries are bulkhead-retry's,
 //! decided in one place), and it parses no URL per request.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -24,6 +26,7 @@ use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
 use hyper_util::client::proxy::matcher::{Intercept, Matcher};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
+use tokio::runtime::RuntimeFlavor;
 use tower_service::Service;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -95,23 +98,94 @@ impl Proxy {
     }
 }
 
-/// Build the pooled client: connections time out after `connect_timeout`, idle ones are kept
-/// 90 s (at most 64 per host), and TCP keep-alive probes start after 60 s of silence.
-pub(crate) fn build(connect_timeout: Duration, reach: Reach, proxy: Option<Proxy>) -> HttpClient {
+/// The pooled clients of one upstream: one per single-threaded runtime that calls it, and one
+/// shared by the rest (multi-threaded runtimes).
+///
+/// A gateway served thread per core runs a single-threaded runtime on each worker thread. A
+/// pooled connection is driven by a task on the runtime that opened it, so with one shared pool
+/// a request on one worker often rides a connection driven by another: every read and write
+/// then wakes the other thread. With a pool per such runtime the connection, its task and its
+/// requests stay on one thread. The pools are built on first use, so a thread that never calls
+/// the upstream holds no connection to it; each keeps its idle connections as the shared one does.
+pub(crate) struct Pools {
+    connector: HttpsConnector<Connector>,
+    shared: HttpClient,
+    per_runtime: Box<[OnceLock<HttpClient>]>,
+}
+
+/// How many single-threaded runtimes get a pool of their own; more share them round-robin.
+const RUNTIME_POOLS: usize = 32;
+
+thread_local! {
+    /// This thread's pool: `UNKNOWN` until it calls an upstream from a runtime, then `SHARED`
+    /// or the index of its own.
+    static POOL: Cell<usize> = const { Cell::new(UNKNOWN) };
+}
+const UNKNOWN: usize = usize::MAX;
+const SHARED: usize = usize::MAX - 1;
+
+/// The pool of the calling thread, decided on its first call from a runtime.
+fn thread_pool() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    POOL.with(|pool| {
+        if pool.get() == UNKNOWN {
+            let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                return SHARED;
+            };
+            pool.set(match runtime.runtime_flavor() {
+                RuntimeFlavor::CurrentThread => {
+                    NEXT.fetch_add(1, Ordering::Relaxed) % RUNTIME_POOLS
+                }
+                _ => SHARED,
+            });
+        }
+        pool.get()
+    })
+}
+
+impl Pools {
+    /// Connections time out after `connect_timeout`, idle ones are kept 90 s (at most 64 per
+    /// host and pool), and TCP keep-alive probes start after 60 s of silence.
+    pub(crate) fn new(connect_timeout: Duration, reach: Reach, proxy: Option<Proxy>) -> Self {
+        let connector = connector(connect_timeout, reach, proxy);
+        Self {
+            shared: client(connector.clone()),
+            connector,
+            per_runtime: (0..RUNTIME_POOLS).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    /// The client to call with from this thread.
+    pub(crate) fn client(&self) -> &HttpClient {
+        match thread_pool() {
+            SHARED => &self.shared,
+            index => self.per_runtime[index].get_or_init(|| client(self.connector.clone())),
+        }
+    }
+}
+
+fn connector(
+    connect_timeout: Duration,
+    reach: Reach,
+    proxy: Option<Proxy>,
+) -> HttpsConnector<Connector> {
     let mut http = HttpConnector::new();
     // The TLS layer above hands it `https://` addresses too.
     http.enforce_http(false);
     http.set_nodelay(true);
     http.set_keepalive(Some(Duration::from_secs(60)));
     http.set_connect_timeout(Some(connect_timeout));
-    let connector = HttpsConnectorBuilder::new()
+    HttpsConnectorBuilder::new()
         .with_tls_config(reach.tls)
         .https_or_http()
         .enable_all_versions()
         .wrap_connector(Connector {
             http,
             proxy: proxy.map(Arc::new),
-        });
+        })
+}
+
+fn client(connector: HttpsConnector<Connector>) -> HttpClient {
     Client::builder(TokioExecutor::new())
         .pool_timer(TokioTimer::new())
         .timer(TokioTimer::new())

@@ -26,7 +26,7 @@ use serde::de::DeserializeOwned;
 use tokio::time::{Instant, timeout_at};
 
 pub(crate) use body::TimedBody;
-use client::HttpClient;
+use client::Pools;
 pub(crate) use client::Reach;
 pub(crate) use deadline::Clock;
 use deadline::Limit;
@@ -94,7 +94,7 @@ pub(crate) struct Upstream {
     pub(crate) timeouts: Timeouts,
     /// Sent with every request.
     headers: HeaderMap,
-    client: HttpClient,
+    pools: Pools,
 }
 
 impl Upstream {
@@ -161,13 +161,13 @@ impl Upstream {
 
         // The client never follows a redirect: following one would send the provider's key
         // to whatever host the `Location` names. A redirect is a configuration error instead.
-        let client = client::build(timeouts.connect, reach, proxy);
+        let pools = Pools::new(timeouts.connect, reach, proxy);
         Ok(Self {
             name: Arc::from(name),
             base_url: base_url.to_owned(),
             timeouts,
             headers,
-            client,
+            pools,
         })
     }
 
@@ -254,7 +254,7 @@ impl Upstream {
         *headers = self.headers.clone();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(ACCEPT, HeaderValue::from_static(accept));
-        let request = self.client.request(request);
+        let request = self.pools.client().request(request);
         let limit = if stream {
             Limit::FirstToken
         } else {

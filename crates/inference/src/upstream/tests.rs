@@ -35,7 +35,10 @@ const KEY: &[u8] = include_bytes!("testdata/server.key");
 
 /// Answers with what it received: the request target, HTTP version and a few headers, as JSON,
 /// or as one SSE event then `[DONE]` when the request accepts an event stream.
-async fn echo(request: Request<Incoming>) -> Result<http::Response<Full<Bytes>>, Infallible> {
+async fn echo(
+    request: Request<Incoming>,
+    client_port: u16,
+) -> Result<http::Response<Full<Bytes>>, Infallible> {
     let header = |name: &str| {
         request
             .headers()
@@ -51,6 +54,7 @@ async fn echo(request: Request<Incoming>) -> Result<http::Response<Full<Bytes>>,
         "content_type": header("content-type"),
         "proxy_authorization": header("proxy-authorization"),
         "x_extra": header("x-extra"),
+        "client_port": client_port,
     });
     let body = request.into_body().collect().await.map(|b| b.to_bytes());
     seen["body"] = json!(String::from_utf8_lossy(&body.unwrap_or_default()));
@@ -86,11 +90,11 @@ async fn serve_echo(alpn: Option<&[&[u8]]>) -> u16 {
         tokio_rustls::TlsAcceptor::from(Arc::new(config))
     });
     tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
+        while let Ok((tcp, peer)) = listener.accept().await {
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
                 let server = auto::Builder::new(TokioExecutor::new());
-                let service = service_fn(echo);
+                let service = service_fn(move |request| echo(request, peer.port()));
                 let _ = match acceptor {
                     Some(acceptor) => {
                         let Ok(tls) = acceptor.accept(tcp).await else {
@@ -193,6 +197,43 @@ async fn tls_falls_back_to_http1_when_the_server_offers_only_that() {
     }
     let text = stream_call(&upstream, &base).await;
     assert!(text.contains("\"version\":\"HTTP/1.1\""), "{text}");
+}
+
+/// Thread per core: every worker thread runs its own single-threaded runtime and calls the
+/// same upstream. Each keeps its own connection, reused call after call, so no request is
+/// driven by another thread's runtime.
+#[test]
+fn each_single_threaded_runtime_calls_over_its_own_reused_connection() {
+    let server = tokio::runtime::Runtime::new().expect("server runtime");
+    let port = server.block_on(serve_echo(None));
+    let base = format!("http://127.0.0.1:{port}");
+    let upstream = Arc::new(upstream(
+        &base,
+        Reach::new(test_ca(), Matcher::builder().build()),
+    ));
+    let worker = |upstream: Arc<Upstream>, base: String| {
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                let mut ports = Vec::new();
+                for _ in 0..6 {
+                    let seen = json_call(&upstream, &base).await.expect("call");
+                    ports.push(seen["client_port"].as_u64().expect("port"));
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+                ports
+            })
+        })
+    };
+    let a = worker(upstream.clone(), base.clone());
+    let b = worker(upstream, base);
+    let (a, b) = (a.join().expect("worker a"), b.join().expect("worker b"));
+    assert!(a.iter().all(|p| *p == a[0]), "worker a: {a:?}");
+    assert!(b.iter().all(|p| *p == b[0]), "worker b: {b:?}");
+    assert_ne!(a[0], b[0], "each worker has a connection of its own");
 }
 
 #[tokio::test]
