@@ -33,10 +33,12 @@ build_release() { # the server and the bench binaries (upstream, load generator)
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-free_port() {
-  local port
+free_port() { # below the kernel's ephemeral range, where a client's TIME_WAIT may hold a port
+  local port low
+  low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  ((low > 11000)) || low=32768
   for _ in $(seq 50); do
-    port=$((20000 + RANDOM % 40000))
+    port=$((10000 + RANDOM % (low - 10000)))
     listening "$port" || { echo "$port"; return; }
   done
   echo "no free port found" >&2; return 1

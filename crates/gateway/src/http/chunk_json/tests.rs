@@ -145,9 +145,17 @@ fn fast_chunks_encode_exactly_as_serde_does() {
 fn unknown_fields_and_usage_details_are_written_in_place_as_serde_does() {
     let map = |value: Value| value.as_object().cloned().unwrap_or_default();
     // What OpenAI sends on every chunk today, at each level it can appear.
-    let top = map(json!({"service_tier": "default", "system_fingerprint": "fp_\"1"}));
+    let top = map(json!({
+        "service_tier": "default",
+        "system_fingerprint": "fp_\"1",
+        "x": [{"k": [false, 2.5, "\t"]}, true],
+    }));
     let logprobs = map(json!({"logprobs": null}));
-    let refusal = map(json!({"refusal": null, "annotations": [{"type": "x"}]}));
+    let refusal = map(json!({
+        "refusal": null,
+        "annotations": [{"type": "x", "n": [1, -2, 0.25, 1e300, true, false, "\u{1}é\"\\/"]}, []],
+        "nested": {"b": {}, "a": [null, {"c": "d\n"}]},
+    }));
     let base = chunk("c", "m", text("hi"), None);
     let mut cases = Vec::new();
     let mut c = base.clone();
