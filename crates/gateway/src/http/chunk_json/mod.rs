@@ -4,8 +4,8 @@
 //! per-chunk cost. The `{"id":...,"object":...,"created":...,"model":...,` prefix is the same
 //! on every chunk of one answer, so it is encoded once and copied; the rest (choices with
 //! role/content/tool-call deltas, finish reason, plain usage) is written by hand. What is
-//! rarer or open-ended (unknown fields, which OpenAI sends on every chunk: `service_tier`,
-//! `system_fingerprint`, `logprobs`; usage details) is handed to serde_json in place. Only a
+//! rarer or open-ended (the values of unknown fields, which OpenAI sends on every chunk:
+//! `service_tier`, `system_fingerprint`, `logprobs`) is handed to serde_json in place. Only a
 //! chunk whose `object` is not `chat.completion.chunk` returns `false`, for the caller to
 //! encode with serde_json. The output is byte-for-byte what serde_json writes, which the tests
 //! check.
@@ -133,12 +133,7 @@ fn write_delta(buf: &mut BytesMut, delta: &Delta) -> serde_json::Result<()> {
         buf.put_u8(b']');
     }
     // Unknown fields (`refusal`, ...) may be the only ones, so they go through `fields`.
-    for (key, value) in &delta.extra {
-        fields.key(buf, b"");
-        write_str(buf, key);
-        buf.put_u8(b':');
-        serde_json::to_writer((&mut *buf).writer(), value)?;
-    }
+    write_unknown(buf, &mut fields, &delta.extra)?;
     buf.put_u8(b'}');
     Ok(())
 }
@@ -172,13 +167,84 @@ fn write_tool_call(buf: &mut BytesMut, call: &ToolCallDelta) {
 
 /// Usage as serde_json writes it: by hand when it is the three counts alone, else by serde.
 pub(crate) fn write_any_usage<B: BufMut>(buf: &mut B, usage: &Usage) -> serde_json::Result<()> {
-    if !usage.prompt_tokens_details.is_absent()
-        || !usage.completion_tokens_details.is_absent()
-        || !usage.extra.is_empty()
+    if usage.prompt_tokens_details.is_absent()
+        && usage.completion_tokens_details.is_absent()
+        && usage.extra.is_empty()
     {
-        return serde_json::to_writer((&mut *buf).writer(), usage);
+        write_usage(buf, usage);
+        return Ok(());
     }
-    write_usage(buf, usage);
+    // With details, as OpenAI sends them (`cached_tokens`, `audio_tokens`, prediction counts):
+    // the three counts, each breakdown, the unknown fields, in serde's order.
+    buf.put_slice(b"{\"prompt_tokens\":");
+    write_u64(buf, usage.prompt_tokens.into());
+    buf.put_slice(b",\"completion_tokens\":");
+    write_u64(buf, usage.completion_tokens.into());
+    buf.put_slice(b",\"total_tokens\":");
+    write_u64(buf, usage.total_tokens.into());
+    match &usage.prompt_tokens_details {
+        Nullable::Absent => {}
+        Nullable::Null => buf.put_slice(b",\"prompt_tokens_details\":null"),
+        Nullable::Value(details) => {
+            buf.put_slice(b",\"prompt_tokens_details\":");
+            let mut fields = Fields::open(buf);
+            write_count(
+                buf,
+                &mut fields,
+                b"\"cached_tokens\":",
+                details.cached_tokens,
+            );
+            write_count(
+                buf,
+                &mut fields,
+                b"\"cache_write_tokens\":",
+                details.cache_write_tokens,
+            );
+            write_unknown(buf, &mut fields, &details.extra)?;
+            buf.put_u8(b'}');
+        }
+    }
+    match &usage.completion_tokens_details {
+        Nullable::Absent => {}
+        Nullable::Null => buf.put_slice(b",\"completion_tokens_details\":null"),
+        Nullable::Value(details) => {
+            buf.put_slice(b",\"completion_tokens_details\":");
+            let mut fields = Fields::open(buf);
+            write_count(
+                buf,
+                &mut fields,
+                b"\"reasoning_tokens\":",
+                details.reasoning_tokens,
+            );
+            write_unknown(buf, &mut fields, &details.extra)?;
+            buf.put_u8(b'}');
+        }
+    }
+    write_extra(buf, &usage.extra)?;
+    buf.put_u8(b'}');
+    Ok(())
+}
+
+/// An optional count of a breakdown, left out when absent (as serde skips it).
+fn write_count<B: BufMut>(buf: &mut B, fields: &mut Fields, key: &[u8], count: Option<u32>) {
+    if let Some(count) = count {
+        fields.key(buf, key);
+        write_u64(buf, count.into());
+    }
+}
+
+/// Unknown fields of an object whose known ones may all be absent, so through `fields`.
+fn write_unknown<B: BufMut>(
+    buf: &mut B,
+    fields: &mut Fields,
+    extra: &Map,
+) -> serde_json::Result<()> {
+    for (key, value) in extra {
+        fields.key(buf, b"");
+        write_str(buf, key);
+        buf.put_u8(b':');
+        serde_json::to_writer((&mut *buf).writer(), value)?;
+    }
     Ok(())
 }
 
@@ -249,12 +315,12 @@ struct Fields {
 }
 
 impl Fields {
-    fn open(buf: &mut BytesMut) -> Self {
+    fn open(buf: &mut impl BufMut) -> Self {
         buf.put_u8(b'{');
         Self { first: true }
     }
 
-    fn key(&mut self, buf: &mut BytesMut, key: &[u8]) {
+    fn key(&mut self, buf: &mut impl BufMut, key: &[u8]) {
         if !std::mem::take(&mut self.first) {
             buf.put_u8(b',');
         }

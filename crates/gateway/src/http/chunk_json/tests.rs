@@ -184,6 +184,33 @@ fn unknown_fields_and_usage_details_are_written_in_place_as_serde_does() {
         ..Default::default()
     });
     c.usage = Nullable::Value(usage);
+    cases.push(c.clone());
+    // OpenAI's usage: every breakdown, known counts and unknown ones.
+    let details: Usage = serde_json::from_value(json!({
+        "prompt_tokens": 19, "completion_tokens": 18, "total_tokens": 37,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+            "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+        "cost": 1.5e-5,
+    }))
+    .expect("usage");
+    c.usage = Nullable::Value(details);
+    cases.push(c.clone());
+    // Breakdowns of unknown counts only, empty, and null.
+    for (prompt, completion) in [
+        (json!({"audio_tokens": 3}), json!({"audio_tokens": 1})),
+        (json!({}), json!({})),
+        (json!(null), json!(null)),
+        (json!({"cache_write_tokens": 5}), json!(null)),
+    ] {
+        let usage: Usage = serde_json::from_value(json!({
+            "prompt_tokens": 1, "total_tokens": 1,
+            "prompt_tokens_details": prompt, "completion_tokens_details": completion,
+        }))
+        .expect("usage");
+        c.usage = Nullable::Value(usage);
+        cases.push(c.clone());
+    }
     c.extra = top;
     c.choices[0].extra = logprobs;
     c.choices[0].delta.extra = refusal;
