@@ -512,6 +512,35 @@ impl Usage {
         }
     }
 
+    /// The counts alone: these three and the breakdowns' known counts, without unknown
+    /// fields, so copying them allocates nothing. For who reads only the counts (metrics,
+    /// prices) and keeps them past the answer.
+    pub fn counts(&self) -> Self {
+        Self {
+            prompt_tokens: self.prompt_tokens,
+            completion_tokens: self.completion_tokens,
+            total_tokens: self.total_tokens,
+            prompt_tokens_details: match &self.prompt_tokens_details {
+                Nullable::Absent => Nullable::Absent,
+                Nullable::Null => Nullable::Null,
+                Nullable::Value(d) => Nullable::Value(PromptTokensDetails {
+                    cached_tokens: d.cached_tokens,
+                    cache_write_tokens: d.cache_write_tokens,
+                    extra: Map::new(),
+                }),
+            },
+            completion_tokens_details: match &self.completion_tokens_details {
+                Nullable::Absent => Nullable::Absent,
+                Nullable::Null => Nullable::Null,
+                Nullable::Value(d) => Nullable::Value(CompletionTokensDetails {
+                    reasoning_tokens: d.reasoning_tokens,
+                    extra: Map::new(),
+                }),
+            },
+            extra: Map::new(),
+        }
+    }
+
     /// Prompt tokens served from the provider's prompt cache, when reported.
     pub fn cached_tokens(&self) -> u32 {
         self.prompt_tokens_details

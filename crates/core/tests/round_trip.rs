@@ -94,3 +94,29 @@ fn typed_fields_are_understood_not_just_carried() {
     );
     assert_eq!(request.messages[1].extra.get("refusal"), Some(&Value::Null));
 }
+
+#[test]
+fn usage_counts_keep_every_count_and_drop_unknown_fields() {
+    let usage: bulkhead_core::Usage = serde_json::from_value(serde_json::json!({
+        "prompt_tokens": 19, "completion_tokens": 18, "total_tokens": 37,
+        "prompt_tokens_details": {"cached_tokens": 4, "cache_write_tokens": 2, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 5, "audio_tokens": 0},
+        "cost": 0.1,
+    }))
+    .expect("usage");
+    let counts = usage.counts();
+    assert_eq!(
+        serde_json::to_value(&counts).expect("json"),
+        serde_json::json!({
+            "prompt_tokens": 19, "completion_tokens": 18, "total_tokens": 37,
+            "prompt_tokens_details": {"cached_tokens": 4, "cache_write_tokens": 2},
+            "completion_tokens_details": {"reasoning_tokens": 5},
+        })
+    );
+    assert_eq!((counts.cached_tokens(), counts.reasoning_tokens()), (4, 5));
+    let bare: bulkhead_core::Usage = serde_json::from_value(serde_json::json!({
+        "prompt_tokens": 1, "total_tokens": 1, "prompt_tokens_details": null,
+    }))
+    .expect("usage");
+    assert_eq!(bare.counts(), bare);
+}

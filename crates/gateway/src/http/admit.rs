@@ -229,7 +229,7 @@ impl Stream for Settled {
         match &next {
             Poll::Ready(Some(Ok(chunk))) => {
                 if let Some(usage) = chunk.usage.as_ref() {
-                    this.usage = Some(usage.clone());
+                    this.usage = Some(usage.counts());
                 }
             }
             Poll::Ready(Some(Err(_)) | None) => this.settle(),

@@ -177,7 +177,7 @@ impl Recorder {
 
     /// Note a complete chat answer.
     pub(crate) fn on_response(&mut self, response: &ChatResponse) {
-        self.usage = response.usage.clone();
+        self.usage = response.usage.as_ref().map(Usage::counts);
         self.response_model = Some(response.model.clone());
         if !self.span.is_disabled() {
             for choice in &response.choices {
@@ -204,7 +204,7 @@ impl Recorder {
             return;
         }
         if let Some(usage) = chunk.usage.as_ref() {
-            self.usage = Some(usage.clone());
+            self.usage = Some(usage.counts());
         }
         if self.response_model.is_none() && !chunk.model.is_empty() {
             self.response_model = Some(chunk.model.clone());
