@@ -87,6 +87,26 @@ impl<S> fmt::Debug for LiveRouter<S> {
     }
 }
 
+/// What [`serve`] and [`serve_workers`] serve: a cloneable service of axum requests that never
+/// fails (a [`GatewayService`], an axum `Router`, ...).
+pub trait Servable:
+    Service<Request<Body>, Response = Response, Error = Infallible, Future: Send + 'static>
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S> Servable for S where
+    S: Service<Request<Body>, Response = Response, Error = Infallible, Future: Send + 'static>
+        + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// Serve `router` on `listener` until `shutdown` resolves, then stop accepting, let requests
 /// and streams in flight finish for up to `server.shutdown_grace`, and return.
 ///
@@ -100,12 +120,7 @@ pub async fn serve<S>(
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()>
 where
-    S: Service<Request<Body>, Response = Response, Error = Infallible>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
+    S: Servable,
 {
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -248,12 +263,7 @@ pub async fn serve_workers<S>(
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()>
 where
-    S: Service<Request<Body>, Response = Response, Error = Infallible>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
+    S: Servable,
 {
     let (stop, stopped) = watch::channel(false);
     let (finish, finished) = watch::channel(false);
@@ -331,12 +341,7 @@ struct Worker<S> {
 
 impl<S> Worker<S>
 where
-    S: Service<Request<Body>, Response = Response, Error = Infallible>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
+    S: Servable,
 {
     fn start(self, socket: std::net::TcpListener) -> io::Result<std::thread::JoinHandle<()>> {
         let runtime = tokio::runtime::Builder::new_current_thread()

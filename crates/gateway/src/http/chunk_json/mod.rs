@@ -185,52 +185,50 @@ pub(crate) fn write_any_usage<B: BufMut>(buf: &mut B, usage: &Usage) -> serde_js
     match &usage.prompt_tokens_details {
         Nullable::Absent => {}
         Nullable::Null => buf.put_slice(b",\"prompt_tokens_details\":null"),
-        Nullable::Value(details) => {
-            buf.put_slice(b",\"prompt_tokens_details\":");
-            let mut fields = Fields::open(buf);
-            write_count(
-                buf,
-                &mut fields,
-                b"\"cached_tokens\":",
-                details.cached_tokens,
-            );
-            write_count(
-                buf,
-                &mut fields,
-                b"\"cache_write_tokens\":",
-                details.cache_write_tokens,
-            );
-            write_unknown(buf, &mut fields, &details.extra)?;
-            buf.put_u8(b'}');
-        }
+        Nullable::Value(details) => write_breakdown(
+            buf,
+            b",\"prompt_tokens_details\":",
+            &[
+                (b"\"cached_tokens\":", details.cached_tokens),
+                (b"\"cache_write_tokens\":", details.cache_write_tokens),
+            ],
+            &details.extra,
+        )?,
     }
     match &usage.completion_tokens_details {
         Nullable::Absent => {}
         Nullable::Null => buf.put_slice(b",\"completion_tokens_details\":null"),
-        Nullable::Value(details) => {
-            buf.put_slice(b",\"completion_tokens_details\":");
-            let mut fields = Fields::open(buf);
-            write_count(
-                buf,
-                &mut fields,
-                b"\"reasoning_tokens\":",
-                details.reasoning_tokens,
-            );
-            write_unknown(buf, &mut fields, &details.extra)?;
-            buf.put_u8(b'}');
-        }
+        Nullable::Value(details) => write_breakdown(
+            buf,
+            b",\"completion_tokens_details\":",
+            &[(b"\"reasoning_tokens\":", details.reasoning_tokens)],
+            &details.extra,
+        )?,
     }
     write_extra(buf, &usage.extra)?;
     buf.put_u8(b'}');
     Ok(())
 }
 
-/// An optional count of a breakdown, left out when absent (as serde skips it).
-fn write_count<B: BufMut>(buf: &mut B, fields: &mut Fields, key: &[u8], count: Option<u32>) {
-    if let Some(count) = count {
-        fields.key(buf, key);
-        write_u64(buf, count.into());
+/// `field` (`,"name":`) and a usage breakdown: its known `counts` that are present (serde
+/// skips the absent ones), then its unknown fields.
+fn write_breakdown<B: BufMut>(
+    buf: &mut B,
+    field: &[u8],
+    counts: &[(&[u8], Option<u32>)],
+    extra: &Map,
+) -> serde_json::Result<()> {
+    buf.put_slice(field);
+    let mut fields = Fields::open(buf);
+    for (key, count) in counts {
+        if let Some(count) = count {
+            fields.key(buf, key);
+            write_u64(buf, (*count).into());
+        }
     }
+    write_unknown(buf, &mut fields, extra)?;
+    buf.put_u8(b'}');
+    Ok(())
 }
 
 /// Unknown fields of an object whose known ones may all be absent, so through `fields`.
