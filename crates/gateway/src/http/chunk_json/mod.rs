@@ -165,17 +165,10 @@ fn write_tool_call(buf: &mut BytesMut, call: &ToolCallDelta) {
     buf.put_u8(b'}');
 }
 
-/// Usage as serde_json writes it: by hand when it is the three counts alone, else by serde.
+/// Usage as serde_json writes it, by hand (unknown fields' values aside).
 pub(crate) fn write_any_usage<B: BufMut>(buf: &mut B, usage: &Usage) -> serde_json::Result<()> {
-    if usage.prompt_tokens_details.is_absent()
-        && usage.completion_tokens_details.is_absent()
-        && usage.extra.is_empty()
-    {
-        write_usage(buf, usage);
-        return Ok(());
-    }
-    // With details, as OpenAI sends them (`cached_tokens`, `audio_tokens`, prediction counts):
-    // the three counts, each breakdown, the unknown fields, in serde's order.
+    // The three counts, then each breakdown present (OpenAI sends `cached_tokens`,
+    // `audio_tokens`, prediction counts), then the unknown fields, in serde's order.
     buf.put_slice(b"{\"prompt_tokens\":");
     write_u64(buf, usage.prompt_tokens.into());
     buf.put_slice(b",\"completion_tokens\":");
@@ -256,17 +249,6 @@ pub(crate) fn write_extra<B: BufMut>(buf: &mut B, extra: &Map) -> serde_json::Re
         serde_json::to_writer((&mut *buf).writer(), value)?;
     }
     Ok(())
-}
-
-/// Usage without details or unknown fields: its three counts.
-fn write_usage(buf: &mut impl BufMut, usage: &Usage) {
-    buf.put_slice(b"{\"prompt_tokens\":");
-    write_u64(buf, usage.prompt_tokens.into());
-    buf.put_slice(b",\"completion_tokens\":");
-    write_u64(buf, usage.completion_tokens.into());
-    buf.put_slice(b",\"total_tokens\":");
-    write_u64(buf, usage.total_tokens.into());
-    buf.put_u8(b'}');
 }
 
 /// A role as serde writes it: a known one by its name, another escaped.
