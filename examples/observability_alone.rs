@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bulkhead_core::{
     CallReport, ChatModel, ChatRequest, ChatResponse, ChatStream, Choice, Error, ErrorKind,
-    FinishReason, Map, Message, Result, Usage, async_trait, replay_as_chunks,
+    FinishReason, Map, Message, Nullable, Result, Usage, async_trait, replay_as_chunks,
 };
 use bulkhead_observability::{Observe, Price, Pricing, install_prometheus};
 use futures_util::StreamExt as _;
@@ -29,9 +29,12 @@ fn pong(model: &str) -> ChatResponse {
             index: 0,
             message: Message::assistant("pong"),
             finish_reason: Some(FinishReason::Stop),
+            logprobs: Nullable::Absent,
             extra: Map::new(),
         }],
         usage: Some(Usage::new(12, 3)),
+        service_tier: Nullable::Absent,
+        system_fingerprint: Nullable::Absent,
         extra: Map::new(),
     }
 }

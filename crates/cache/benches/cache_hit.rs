@@ -17,7 +17,7 @@ use std::time::Duration;
 use bulkhead_cache::{Cache, CachedValue, Entry, MemoryStore, Store, chat_key};
 use bulkhead_core::{
     CallReport, ChatModel, ChatRequest, ChatResponse, ChatStream, Choice, Error, FinishReason,
-    Message, Result, Tenant, Usage, async_trait,
+    Message, Nullable, Result, Tenant, Usage, async_trait,
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures_util::StreamExt;
@@ -45,6 +45,7 @@ fn answer() -> ChatResponse {
             index: 0,
             message: Message::assistant("Paris is the capital of France. ".repeat(32)),
             finish_reason: Some(FinishReason::Stop),
+            logprobs: Nullable::Absent,
             extra: Default::default(),
         }],
         usage: Some(Usage {
@@ -53,6 +54,8 @@ fn answer() -> ChatResponse {
             total_tokens: 238,
             ..Default::default()
         }),
+        service_tier: Nullable::Absent,
+        system_fingerprint: Nullable::Absent,
         extra: Default::default(),
     }
 }

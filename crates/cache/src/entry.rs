@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 /// A cached answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "an entry holds it behind an `Arc`, made once per stored answer and never moved"
+)]
 pub enum CachedValue {
     /// A whole chat answer (a stream is stored as the response its chunks add up to, and
     /// replayed as chunks for streaming requests).
@@ -165,7 +169,7 @@ pub fn now_ms() -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use bulkhead_core::{ChatResponse, Choice, Message};
+    use bulkhead_core::{ChatResponse, Choice, Message, Nullable};
 
     use super::*;
 
@@ -179,9 +183,12 @@ mod tests {
                 index: 0,
                 message: Message::assistant("hello"),
                 finish_reason: Some(bulkhead_core::FinishReason::Stop),
+                logprobs: Nullable::Absent,
                 extra: Default::default(),
             }],
             usage: None,
+            service_tier: Nullable::Absent,
+            system_fingerprint: Nullable::Absent,
             extra: Default::default(),
         }
     }

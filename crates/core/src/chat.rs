@@ -427,7 +427,14 @@ pub struct ChatResponse {
     /// Token counts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
-    /// Unknown fields (`system_fingerprint`, `service_tier`, ...), kept.
+    /// The processing tier that served the request (`"default"`, `"flex"`, ...), as OpenAI
+    /// reports it.
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub service_tier: Nullable<String>,
+    /// The backend configuration that answered, as OpenAI reports it.
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub system_fingerprint: Nullable<String>,
+    /// Unknown fields, kept.
     #[serde(flatten)]
     pub extra: Map,
 }
@@ -439,10 +446,14 @@ pub struct Choice {
     pub index: u32,
     /// The generated message.
     pub message: Message,
+    /// Log probabilities of the message's tokens, when asked for (`null` otherwise, from
+    /// OpenAI), kept as sent.
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub logprobs: Nullable<Value>,
     /// Why generation stopped; serialized as `null` when unknown.
     #[serde(default)]
     pub finish_reason: Option<FinishReason>,
-    /// Unknown fields (`logprobs`, ...), kept.
+    /// Unknown fields, kept.
     #[serde(flatten)]
     pub extra: Map,
 }

@@ -147,11 +147,14 @@ object_with_extra!(ChatResponse, "a chat completion", {
     required model: String,
     required choices: Vec<Choice>,
     default usage: Option<Usage>,
+    default service_tier: Nullable<String>,
+    default system_fingerprint: Nullable<String>,
 });
 
 object_with_extra!(Choice, "a choice", {
     required index: u32,
     required message: Message,
+    default logprobs: Nullable<serde_json::Value>,
     default finish_reason: Option<FinishReason>,
 });
 
@@ -177,13 +180,16 @@ object_with_extra!(ChatChunk, "a chat completion chunk", {
     required object: String,
     required created: u64,
     required model: String,
+    default service_tier: Nullable<String>,
+    default system_fingerprint: Nullable<String>,
     required choices: Vec<ChunkChoice>,
-    default usage: Nullable<Usage>,
+    default usage: Nullable<Box<Usage>>,
 });
 
 object_with_extra!(ChunkChoice, "a chunk choice", {
     required index: u32,
     required delta: Delta,
+    default logprobs: Nullable<serde_json::Value>,
     default finish_reason: Option<FinishReason>,
 });
 
@@ -311,8 +317,10 @@ mod tests {
     fn unknown_fields_at_every_level_are_kept_and_round_trip() {
         let answer = r#"{"id":"c1","object":"chat.completion","created":7,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hi","refusal":null,"annotations":[]},"finish_reason":"stop","logprobs":null}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0}},"service_tier":"default","system_fingerprint":"fp"}"#;
         let parsed: ChatResponse = serde_json::from_str(answer).expect("answer");
-        assert_eq!(parsed.extra["system_fingerprint"], "fp");
-        assert_eq!(parsed.choices[0].extra["logprobs"], serde_json::Value::Null);
+        assert_eq!(parsed.system_fingerprint, Nullable::Value("fp".to_owned()));
+        assert_eq!(parsed.service_tier, Nullable::Value("default".to_owned()));
+        assert_eq!(parsed.choices[0].logprobs, Nullable::Null);
+        assert!(parsed.extra.is_empty() && parsed.choices[0].extra.is_empty());
         assert_eq!(
             parsed.choices[0].message.extra["annotations"],
             serde_json::json!([])
@@ -332,9 +340,16 @@ mod tests {
             serde_json::from_str::<serde_json::Value>(answer).expect("json")
         );
 
-        let chunk = r#"{"id":"c1","object":"chat.completion.chunk","created":7,"model":"m","choices":[{"index":0,"delta":{"content":"h","reasoning_content":"r"},"finish_reason":null}],"usage":null,"obfuscation":"x"}"#;
+        let chunk = r#"{"id":"c1","object":"chat.completion.chunk","created":7,"model":"m","system_fingerprint":null,"choices":[{"index":0,"delta":{"content":"h","reasoning_content":"r"},"logprobs":{"content":[]},"finish_reason":null}],"usage":null,"obfuscation":"x"}"#;
         let parsed: ChatChunk = serde_json::from_str(chunk).expect("chunk");
         assert_eq!(parsed.choices[0].delta.extra["reasoning_content"], "r");
+        // `null` and absent stay apart, so the chunk goes on as it came.
+        assert_eq!(parsed.system_fingerprint, Nullable::Null);
+        assert_eq!(parsed.service_tier, Nullable::Absent);
+        assert_eq!(
+            parsed.choices[0].logprobs,
+            Nullable::Value(serde_json::json!({"content": []}))
+        );
         assert!(matches!(parsed.usage, Nullable::Null));
         let again: serde_json::Value =
             serde_json::from_str(&serde_json::to_string(&parsed).expect("json")).expect("json");

@@ -16,12 +16,21 @@ pub struct ChatChunk {
     pub created: u64,
     /// The model that answers.
     pub model: String,
+    /// The processing tier serving the request, as OpenAI reports it on every chunk.
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub service_tier: Nullable<String>,
+    /// The backend configuration answering, as OpenAI reports it on every chunk.
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub system_fingerprint: Nullable<String>,
     /// Deltas per choice; empty on the final usage chunk.
     pub choices: Vec<ChunkChoice>,
     /// The usage of the whole answer, on the final chunk when `include_usage` was asked.
+    ///
+    /// Boxed: only one chunk of a stream has it, and every chunk is moved through each layer
+    /// of the stack, so a chunk without it stays small.
     #[serde(default, skip_serializing_if = "Nullable::is_absent")]
-    pub usage: Nullable<Usage>,
-    /// Unknown fields (`system_fingerprint`, ...), kept.
+    pub usage: Nullable<Box<Usage>>,
+    /// Unknown fields, kept.
     #[serde(flatten)]
     pub extra: Map,
 }
@@ -33,10 +42,14 @@ pub struct ChunkChoice {
     pub index: u32,
     /// What this chunk adds.
     pub delta: Delta,
+    /// Log probabilities of this chunk's tokens, when asked for (`null` otherwise, from
+    /// OpenAI), kept as sent.
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub logprobs: Nullable<serde_json::Value>,
     /// Set on the choice's last chunk; serialized as `null` before that.
     #[serde(default)]
     pub finish_reason: Option<FinishReason>,
-    /// Unknown fields (`logprobs`, ...), kept.
+    /// Unknown fields, kept.
     #[serde(flatten)]
     pub extra: Map,
 }

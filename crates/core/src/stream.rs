@@ -18,6 +18,8 @@ pub struct ChunkAccumulator {
     id: String,
     created: u64,
     model: String,
+    service_tier: Nullable<String>,
+    system_fingerprint: Nullable<String>,
     extra: Map,
     usage: Option<Usage>,
     choices: Vec<ChoiceState>,
@@ -58,8 +60,16 @@ impl ChunkAccumulator {
             self.model.clone_from(&chunk.model);
             self.extra = chunk.extra.clone();
         }
+        // OpenAI repeats these on every chunk; the first that names one wins.
+        if !self.service_tier.is_value() && !chunk.service_tier.is_absent() {
+            self.service_tier.clone_from(&chunk.service_tier);
+        }
+        if !self.system_fingerprint.is_value() && !chunk.system_fingerprint.is_absent() {
+            self.system_fingerprint
+                .clone_from(&chunk.system_fingerprint);
+        }
         if let Nullable::Value(usage) = &chunk.usage {
-            self.usage = Some(usage.clone());
+            self.usage = Some(Usage::clone(usage));
         }
         for choice in &chunk.choices {
             let state = self.choice_mut(choice.index);
@@ -91,6 +101,8 @@ impl ChunkAccumulator {
             model: self.model,
             choices: self.choices.into_iter().map(ChoiceState::finish).collect(),
             usage: self.usage,
+            service_tier: self.service_tier,
+            system_fingerprint: self.system_fingerprint,
             extra: self.extra,
         }
     }
@@ -177,6 +189,7 @@ impl ChoiceState {
                 tool_call_id: None,
                 extra: self.extra,
             },
+            logprobs: Nullable::Absent,
             finish_reason: self.finish_reason,
             extra: Map::new(),
         }
@@ -196,11 +209,13 @@ pub async fn collect_stream(mut stream: ChatStream) -> Result<ChatResponse> {
 /// role, the whole content and the tool calls, then one with the finish reason; and, when
 /// `include_usage` is set and the response has usage, a final chunk with no choices.
 pub fn replay_as_chunks(response: &ChatResponse, include_usage: bool) -> Vec<ChatChunk> {
-    let chunk = |choices: Vec<ChunkChoice>, usage: Nullable<Usage>| ChatChunk {
+    let chunk = |choices: Vec<ChunkChoice>, usage: Nullable<Box<Usage>>| ChatChunk {
         id: response.id.clone(),
         object: "chat.completion.chunk".to_owned(),
         created: response.created,
         model: response.model.clone(),
+        service_tier: response.service_tier.clone(),
+        system_fingerprint: response.system_fingerprint.clone(),
         choices,
         usage,
         extra: response.extra.clone(),
@@ -233,6 +248,7 @@ pub fn replay_as_chunks(response: &ChatResponse, include_usage: bool) -> Vec<Cha
             vec![ChunkChoice {
                 index: choice.index,
                 delta,
+                logprobs: Nullable::Absent,
                 finish_reason: None,
                 extra: Map::new(),
             }],
@@ -242,6 +258,7 @@ pub fn replay_as_chunks(response: &ChatResponse, include_usage: bool) -> Vec<Cha
             vec![ChunkChoice {
                 index: choice.index,
                 delta: Delta::default(),
+                logprobs: Nullable::Absent,
                 finish_reason: choice.finish_reason.clone(),
                 extra: Map::new(),
             }],
@@ -249,7 +266,7 @@ pub fn replay_as_chunks(response: &ChatResponse, include_usage: bool) -> Vec<Cha
         ));
     }
     if let (true, Some(usage)) = (include_usage, &response.usage) {
-        chunks.push(chunk(Vec::new(), Nullable::Value(usage.clone())));
+        chunks.push(chunk(Vec::new(), Nullable::Value(Box::new(usage.clone()))));
     }
     chunks
 }

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use bulkhead_core::{
     ChatChunk, ChatResponse, ChatStream, ChunkAccumulator, Error, ErrorKind, FinishReason,
-    collect_stream, replay_as_chunks,
+    Nullable, collect_stream, replay_as_chunks,
 };
 use futures_util::stream;
 
@@ -40,6 +40,11 @@ fn text_stream_folds_into_the_response_a_json_call_would_return() {
     assert_eq!(folded.choices[0].finish_reason, Some(FinishReason::Stop));
     let usage = folded.usage.expect("usage from the last chunk");
     assert_eq!((usage.prompt_tokens, usage.completion_tokens), (9, 2));
+    // Repeated on every chunk, it is the answer's once.
+    assert_eq!(
+        folded.system_fingerprint,
+        Nullable::Value("fp_44709d6fcb".to_owned())
+    );
 }
 
 #[test]
@@ -82,6 +87,11 @@ fn replayed_chunks_fold_back_into_the_same_response() {
         let folded = acc.finish();
         assert_eq!(folded.id, original.id, "{name}");
         assert_eq!(folded.usage, original.usage, "{name}");
+        assert_eq!(folded.service_tier, original.service_tier, "{name}");
+        assert_eq!(
+            folded.system_fingerprint, original.system_fingerprint,
+            "{name}"
+        );
         assert_eq!(folded.choices.len(), original.choices.len(), "{name}");
         for (a, b) in folded.choices.iter().zip(&original.choices) {
             assert_eq!(a.message.content, b.message.content, "{name}");

@@ -32,7 +32,10 @@ async fn json_chat_round_trip_sends_key_headers_and_no_stream_flag() {
     assert_eq!(response.choices[0].message.text(), "Hi there!");
     assert_eq!(response.choices[0].finish_reason, Some(FinishReason::Stop));
     assert_eq!(response.usage.as_ref().map(|u| u.total_tokens), Some(12));
-    assert_eq!(response.extra["system_fingerprint"], "fp_1");
+    assert_eq!(
+        response.system_fingerprint.as_ref().map(String::as_str),
+        Some("fp_1")
+    );
 
     let received = upstream.received();
     let sent = &received[0];

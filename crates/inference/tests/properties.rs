@@ -244,13 +244,16 @@ fn to_chunk(g: &GenChunk) -> ChatChunk {
                 extra: Map::new(),
             },
             finish_reason: finish,
+            logprobs: Nullable::Absent,
             extra: Map::new(),
         }],
         usage: if g.usage {
-            Nullable::Value(Usage::new(7, 3))
+            Nullable::Value(Box::new(Usage::new(7, 3)))
         } else {
             Nullable::Absent
         },
+        service_tier: Nullable::Absent,
+        system_fingerprint: Nullable::Absent,
         extra: Map::new(),
     }
 }

@@ -69,7 +69,7 @@ async fn usage_is_honest_and_stream_and_json_agree() {
             .expect("usage chunk");
         assert!(chunks.last().is_some_and(|c| c.choices.is_empty()));
         assert_eq!(usage.completion_tokens, content_chunks);
-        assert_eq!(json.usage.as_ref(), Some(usage));
+        assert_eq!(json.usage.as_ref(), Some(&**usage));
         // "Be brief." is 3 tokens, plus 3 per message.
         let prompt_words = prompt
             .split(|c: char| !c.is_alphanumeric())

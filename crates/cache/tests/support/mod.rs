@@ -121,7 +121,7 @@ fn words(text: &str, n: usize) -> Vec<String> {
     chars.chunks(per).map(|c| c.iter().collect()).collect()
 }
 
-fn chunk(choices: Vec<ChunkChoice>, usage: Nullable<Usage>) -> ChatChunk {
+fn chunk(choices: Vec<ChunkChoice>, usage: Nullable<Box<Usage>>) -> ChatChunk {
     ChatChunk {
         id: "chatcmpl-test".into(),
         object: "chat.completion.chunk".into(),
@@ -129,6 +129,8 @@ fn chunk(choices: Vec<ChunkChoice>, usage: Nullable<Usage>) -> ChatChunk {
         model: "scripted-model".into(),
         choices,
         usage,
+        service_tier: Nullable::Absent,
+        system_fingerprint: Nullable::Absent,
         extra: Default::default(),
     }
 }
@@ -143,6 +145,7 @@ fn delta(role: Option<Role>, content: Option<String>, finish: Option<FinishReaso
             extra: Default::default(),
         },
         finish_reason: finish,
+        logprobs: Nullable::Absent,
         extra: Default::default(),
     }
 }
@@ -175,9 +178,12 @@ impl ChatModel for Model {
                 index: 0,
                 message: Message::assistant(answer_text(&request)),
                 finish_reason: Some(FinishReason::Stop),
+                logprobs: Nullable::Absent,
                 extra: Default::default(),
             }],
             usage: Some(usage()),
+            service_tier: Nullable::Absent,
+            system_fingerprint: Nullable::Absent,
             extra: Default::default(),
         })
     }
@@ -210,7 +216,7 @@ impl ChatModel for Model {
                 Nullable::Absent,
             )));
             if request.wants_stream_usage() {
-                items.push(Ok(chunk(Vec::new(), Nullable::Value(usage()))));
+                items.push(Ok(chunk(Vec::new(), Nullable::Value(Box::new(usage())))));
             }
         }
         let gap = self.gap;

@@ -10,7 +10,10 @@
 
 use bulkhead_core::{ChatResponse, Choice, Message, MessageContent};
 
-use super::chunk_json::{self, write_extra, write_finish_reason, write_role, write_str, write_u64};
+use super::chunk_json::{
+    self, write_extra, write_finish_reason, write_logprobs, write_nullable_str, write_role,
+    write_str, write_u64,
+};
 
 /// `answer` as JSON, exactly as `serde_json::to_vec` writes it.
 pub(crate) fn encode(answer: &ChatResponse) -> serde_json::Result<Vec<u8>> {
@@ -44,6 +47,12 @@ pub(crate) fn encode(answer: &ChatResponse) -> serde_json::Result<Vec<u8>> {
         out.extend_from_slice(b",\"usage\":");
         chunk_json::write_any_usage(&mut out, usage)?;
     }
+    write_nullable_str(&mut out, b",\"service_tier\":", &answer.service_tier);
+    write_nullable_str(
+        &mut out,
+        b",\"system_fingerprint\":",
+        &answer.system_fingerprint,
+    );
     write_extra(&mut out, &answer.extra)?;
     out.push(b'}');
     Ok(out)
@@ -54,6 +63,7 @@ fn write_choice(out: &mut Vec<u8>, choice: &Choice) -> serde_json::Result<()> {
     write_u64(out, choice.index.into());
     out.extend_from_slice(b",\"message\":");
     write_message(out, &choice.message)?;
+    write_logprobs(out, &choice.logprobs)?;
     out.extend_from_slice(b",\"finish_reason\":");
     write_finish_reason(out, choice.finish_reason.as_ref());
     write_extra(out, &choice.extra)?;
@@ -118,10 +128,13 @@ mod tests {
             choices: vec![Choice {
                 index: 0,
                 message,
+                logprobs: Nullable::Absent,
                 finish_reason: finish,
                 extra: Map::new(),
             }],
             usage: Some(Usage::new(12, 34)),
+            service_tier: Nullable::Absent,
+            system_fingerprint: Nullable::Absent,
             extra: Map::new(),
         }
     }
@@ -185,11 +198,15 @@ mod tests {
         }]));
         parts.extra = map(json!({"refusal": null, "annotations": [], "audio": {"id": "a"}}));
         let mut rich = answer(parts, Some(FinishReason::Stop));
-        rich.extra = map(json!({"system_fingerprint": "fp_1", "service_tier": "default"}));
-        rich.choices[0].extra = map(json!({"logprobs": null}));
+        rich.service_tier = Nullable::Value("default".to_owned());
+        rich.system_fingerprint = Nullable::Value("fp_\"1".to_owned());
+        rich.extra = map(json!({"obfuscation": "x", "zz": [1, {"a": null}]}));
+        rich.choices[0].logprobs = Nullable::Null;
+        rich.choices[0].extra = map(json!({"stop_reason": null}));
         rich.choices.push(Choice {
             index: 1,
             message: Message::assistant("second"),
+            logprobs: Nullable::Value(json!({"content": [{"token": "x", "logprob": -0.5}]})),
             finish_reason: Some(FinishReason::Stop),
             extra: Map::new(),
         });

@@ -59,9 +59,12 @@ pub fn to_openai(response: MessagesResponse) -> ChatResponse {
             index: 0,
             message,
             finish_reason: response.stop_reason.as_deref().map(finish_reason),
+            logprobs: Nullable::Absent,
             extra: Map::new(),
         }],
         usage: Some(usage(&response.usage)),
+        service_tier: Nullable::Absent,
+        system_fingerprint: Nullable::Absent,
         extra: Map::new(),
     }
 }

@@ -184,7 +184,7 @@ impl StreamTranslator {
                 self.done = true;
                 if self.include_usage {
                     let mut chunk = self.bare_chunk(Vec::new());
-                    chunk.usage = Nullable::Value(usage(&self.usage));
+                    chunk.usage = Nullable::Value(Box::new(usage(&self.usage)));
                     out.push(chunk);
                 }
             }
@@ -305,6 +305,7 @@ impl StreamTranslator {
             index: 0,
             delta,
             finish_reason,
+            logprobs: Nullable::Absent,
             extra: Map::new(),
         }])
     }
@@ -317,6 +318,8 @@ impl StreamTranslator {
             model: self.model.clone(),
             choices,
             usage: Nullable::Absent,
+            service_tier: Nullable::Absent,
+            system_fingerprint: Nullable::Absent,
             extra: Map::new(),
         }
     }

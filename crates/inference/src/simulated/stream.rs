@@ -90,9 +90,12 @@ impl Plan {
                     extra: Map::new(),
                 },
                 finish_reason: Some(finish_reason),
+                logprobs: Nullable::Absent,
                 extra: Map::new(),
             }],
             usage: Some(self.usage),
+            service_tier: Nullable::Absent,
+            system_fingerprint: Nullable::Absent,
             extra: Map::new(),
         }
     }
@@ -160,6 +163,7 @@ impl SimStream {
                 index: 0,
                 delta,
                 finish_reason,
+                logprobs: Nullable::Absent,
                 extra: Map::new(),
             }],
             // OpenAI sends `"usage": null` on every chunk but the last when usage is asked for.
@@ -168,6 +172,8 @@ impl SimStream {
             } else {
                 Nullable::Absent
             },
+            service_tier: Nullable::Absent,
+            system_fingerprint: Nullable::Absent,
             extra: Map::new(),
         }
     }
@@ -224,7 +230,7 @@ impl SimStream {
         } else if step == last_token + 2 && self.include_usage {
             let mut chunk = self.chunk(Delta::default(), None);
             chunk.choices.clear();
-            chunk.usage = Nullable::Value(self.plan.usage.clone());
+            chunk.usage = Nullable::Value(Box::new(self.plan.usage.clone()));
             chunk
         } else {
             return None;

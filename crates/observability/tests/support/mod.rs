@@ -9,8 +9,8 @@ use std::time::Duration;
 use bulkhead_core::{
     CacheStatus, CallReport, ChatModel, ChatRequest, ChatResponse, ChatStream, Choice, Deployment,
     Embedding, EmbeddingModel, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage,
-    EmbeddingVector, Error, ErrorKind, FinishReason, Map, Message, Result, Usage, async_trait,
-    replay_as_chunks,
+    EmbeddingVector, Error, ErrorKind, FinishReason, Map, Message, Nullable, Result, Usage,
+    async_trait, replay_as_chunks,
 };
 use futures_util::StreamExt as _;
 use metrics_exporter_prometheus::PrometheusRecorder;
@@ -56,9 +56,12 @@ pub fn response(model: &str, content: &str) -> ChatResponse {
             index: 0,
             message: Message::assistant(content),
             finish_reason: Some(FinishReason::Stop),
+            logprobs: Nullable::Absent,
             extra: Map::new(),
         }],
         usage: Some(Usage::new(PROMPT_TOKENS, COMPLETION_TOKENS)),
+        service_tier: Nullable::Absent,
+        system_fingerprint: Nullable::Absent,
         extra: Map::new(),
     }
 }

@@ -1,11 +1,12 @@
 //! A hand-written JSON encoder for the common shape of a `chat.completion.chunk`.
 //!
 //! Why it exists: encoding every streamed chunk with serde_json was ~70% of the gateway's
-//! per-chunk cost. The `{"id":...,"object":...,"created":...,"model":...,` prefix is the same
-//! on every chunk of one answer, so it is encoded once and copied; the rest (choices with
-//! role/content/tool-call deltas, finish reason, plain usage) is written by hand. What is
-//! rarer or open-ended (the values of unknown fields, which OpenAI sends on every chunk:
-//! `service_tier`, `system_fingerprint`, `logprobs`) is handed to serde_json in place. Only a
+//! per-chunk cost. The `{"id":...,"object":...,"created":...,"model":...,` prefix, with the
+//! `service_tier` and `system_fingerprint` OpenAI repeats, is the same on every chunk of one
+//! answer, so it is encoded once and copied; the rest (choices with role/content/tool-call
+//! deltas, `logprobs: null`, finish reason, usage) is written by hand. What is rarer or
+//! open-ended (the values of unknown fields, logprobs that were asked for) is handed to
+//! serde_json in place. Only a
 //! chunk whose `object` is not `chat.completion.chunk` returns `false`, for the caller to
 //! encode with serde_json. The output is byte-for-byte what serde_json writes, which the tests
 //! check.
@@ -27,8 +28,10 @@ pub(crate) struct ChunkEncoder {
     id: String,
     created: u64,
     model: String,
-    /// `{"id":"...","object":"chat.completion.chunk","created":N,"model":"...",`; empty until
-    /// the first chunk.
+    service_tier: Nullable<String>,
+    system_fingerprint: Nullable<String>,
+    /// `{"id":"...","object":"chat.completion.chunk","created":N,"model":"...",` and the
+    /// service tier and fingerprint when present; empty until the first chunk.
     prefix: Vec<u8>,
 }
 
@@ -43,6 +46,8 @@ impl ChunkEncoder {
             || self.created != chunk.created
             || self.id != chunk.id
             || self.model != chunk.model
+            || self.service_tier != chunk.service_tier
+            || self.system_fingerprint != chunk.system_fingerprint
         {
             self.cache_prefix(chunk);
         }
@@ -84,6 +89,9 @@ impl ChunkEncoder {
         self.id.clone_from(&chunk.id);
         self.created = chunk.created;
         self.model.clone_from(&chunk.model);
+        self.service_tier.clone_from(&chunk.service_tier);
+        self.system_fingerprint
+            .clone_from(&chunk.system_fingerprint);
         let prefix = &mut self.prefix;
         prefix.clear();
         prefix.put_slice(b"{\"id\":");
@@ -92,6 +100,12 @@ impl ChunkEncoder {
         write_u64(prefix, chunk.created);
         prefix.put_slice(b",\"model\":");
         write_str(prefix, &chunk.model);
+        write_nullable_str(prefix, b",\"service_tier\":", &chunk.service_tier);
+        write_nullable_str(
+            prefix,
+            b",\"system_fingerprint\":",
+            &chunk.system_fingerprint,
+        );
         prefix.put_u8(b',');
     }
 }
@@ -101,6 +115,7 @@ fn write_choice(buf: &mut BytesMut, choice: &ChunkChoice) -> serde_json::Result<
     write_u64(buf, choice.index.into());
     buf.put_slice(b",\"delta\":");
     write_delta(buf, &choice.delta)?;
+    write_logprobs(buf, &choice.logprobs)?;
     buf.put_slice(b",\"finish_reason\":");
     write_finish_reason(buf, choice.finish_reason.as_ref());
     write_extra(buf, &choice.extra)?;
@@ -241,6 +256,38 @@ fn write_unknown<B: BufMut>(
 
 /// A struct's unknown fields, after at least one known one (serde writes a flattened map
 /// where the field is declared: last, in every type here).
+/// `,"key":value` for a field that is left out when absent: `key` is `,"name":`.
+pub(crate) fn write_nullable_str(buf: &mut impl BufMut, key: &[u8], value: &Nullable<String>) {
+    match value {
+        Nullable::Absent => {}
+        Nullable::Null => {
+            buf.put_slice(key);
+            buf.put_slice(b"null");
+        }
+        Nullable::Value(text) => {
+            buf.put_slice(key);
+            write_str(buf, text);
+        }
+    }
+}
+
+/// A choice's `,"logprobs":...`, left out when absent; `null`, as OpenAI sends it unasked,
+/// without serde.
+pub(crate) fn write_logprobs<B: BufMut>(
+    buf: &mut B,
+    logprobs: &Nullable<serde_json::Value>,
+) -> serde_json::Result<()> {
+    match logprobs {
+        Nullable::Absent => {}
+        Nullable::Null => buf.put_slice(b",\"logprobs\":null"),
+        Nullable::Value(value) => {
+            buf.put_slice(b",\"logprobs\":");
+            serde_json::to_writer(buf.writer(), value)?;
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn write_extra<B: BufMut>(buf: &mut B, extra: &Map) -> serde_json::Result<()> {
     for (key, value) in extra {
         buf.put_u8(b',');

@@ -18,10 +18,13 @@ fn chunk(id: &str, model: &str, delta: Delta, finish: Option<FinishReason>) -> C
         choices: vec![ChunkChoice {
             index: 0,
             delta,
+            logprobs: Nullable::Absent,
             finish_reason: finish,
             extra: Map::new(),
         }],
         usage: Nullable::Null,
+        service_tier: Nullable::Absent,
+        system_fingerprint: Nullable::Absent,
         extra: Map::new(),
     }
 }
@@ -113,7 +116,7 @@ fn fast_chunks() -> Vec<ChatChunk> {
     chunks.push(bare);
     let mut usage = chunk("c", "m", Delta::default(), None);
     usage.choices.clear();
-    usage.usage = Nullable::Value(Usage::new(24, u32::MAX - 24));
+    usage.usage = Nullable::Value(Box::new(Usage::new(24, u32::MAX - 24)));
     chunks.push(usage);
     let mut two = chunk("c", "m", text("a"), None);
     two.choices.push(two.choices[0].clone());
@@ -144,13 +147,11 @@ fn fast_chunks_encode_exactly_as_serde_does() {
 #[test]
 fn unknown_fields_and_usage_details_are_written_in_place_as_serde_does() {
     let map = |value: Value| value.as_object().cloned().unwrap_or_default();
-    // What OpenAI sends on every chunk today, at each level it can appear.
     let top = map(json!({
-        "service_tier": "default",
-        "system_fingerprint": "fp_\"1",
+        "obfuscation": "Zx",
         "x": [{"k": [false, 2.5, "\t"]}, true],
     }));
-    let logprobs = map(json!({"logprobs": null}));
+    let logprobs = map(json!({"stop_reason": null}));
     let refusal = map(json!({
         "refusal": null,
         "annotations": [{"type": "x", "n": [1, -2, 0.25, 1e300, true, false, "\u{1}é\"\\/"]}, []],
@@ -174,7 +175,7 @@ fn unknown_fields_and_usage_details_are_written_in_place_as_serde_does() {
     let mut c = base.clone();
     let mut usage = Usage::new(1, 2);
     usage.extra = map(json!({"cost": 0.5}));
-    c.usage = Nullable::Value(usage);
+    c.usage = Nullable::Value(Box::new(usage));
     c.choices.clear();
     cases.push(c);
     let mut c = base.clone();
@@ -183,7 +184,7 @@ fn unknown_fields_and_usage_details_are_written_in_place_as_serde_does() {
         cached_tokens: Some(1),
         ..Default::default()
     });
-    c.usage = Nullable::Value(usage);
+    c.usage = Nullable::Value(Box::new(usage));
     cases.push(c.clone());
     // OpenAI's usage: every breakdown, known counts and unknown ones.
     let details: Usage = serde_json::from_value(json!({
@@ -194,7 +195,7 @@ fn unknown_fields_and_usage_details_are_written_in_place_as_serde_does() {
         "cost": 1.5e-5,
     }))
     .expect("usage");
-    c.usage = Nullable::Value(details);
+    c.usage = Nullable::Value(Box::new(details));
     cases.push(c.clone());
     // Breakdowns of unknown counts only, empty, and null.
     for (prompt, completion) in [
@@ -208,13 +209,47 @@ fn unknown_fields_and_usage_details_are_written_in_place_as_serde_does() {
             "prompt_tokens_details": prompt, "completion_tokens_details": completion,
         }))
         .expect("usage");
-        c.usage = Nullable::Value(usage);
+        c.usage = Nullable::Value(Box::new(usage));
         cases.push(c.clone());
     }
     c.extra = top;
     c.choices[0].extra = logprobs;
     c.choices[0].delta.extra = refusal;
     cases.push(c);
+    // What OpenAI sends on every chunk: a service tier and a fingerprint (cached in the
+    // prefix, which one differing in either is not given), `logprobs: null`; and each of them
+    // null, and logprobs that were asked for.
+    let openai = |tier: Nullable<&str>, fingerprint: Nullable<&str>, logprobs: Nullable<Value>| {
+        let owned = |v: Nullable<&str>| match v {
+            Nullable::Absent => Nullable::Absent,
+            Nullable::Null => Nullable::Null,
+            Nullable::Value(v) => Nullable::Value(v.to_owned()),
+        };
+        let mut c = base.clone();
+        c.service_tier = owned(tier);
+        c.system_fingerprint = owned(fingerprint);
+        c.choices[0].logprobs = logprobs;
+        c
+    };
+    for (tier, fingerprint) in [
+        (Nullable::Value("default"), Nullable::Value("fp_\"1")),
+        (Nullable::Value("default"), Nullable::Value("fp_\"1")),
+        (Nullable::Value("flex"), Nullable::Value("fp_\"1")),
+        (Nullable::Value("flex"), Nullable::Value("fp_2")),
+        (Nullable::Null, Nullable::Value("fp_2")),
+        (Nullable::Null, Nullable::Null),
+        (Nullable::Absent, Nullable::Null),
+        (Nullable::Absent, Nullable::Absent),
+    ] {
+        cases.push(openai(tier, fingerprint, Nullable::Null));
+    }
+    let asked = json!({"content": [{"token": "hi", "logprob": -0.25, "bytes": [104, 105],
+        "top_logprobs": []}], "refusal": null});
+    cases.push(openai(
+        Nullable::Value("default"),
+        Nullable::Absent,
+        Nullable::Value(asked),
+    ));
 
     let mut encoder = ChunkEncoder::default();
     for chunk in cases {
