@@ -536,6 +536,7 @@ impl Usage {
                 Nullable::Null => Nullable::Null,
                 Nullable::Value(d) => Nullable::Value(PromptTokensDetails {
                     cached_tokens: d.cached_tokens,
+                    audio_tokens: d.audio_tokens,
                     cache_write_tokens: d.cache_write_tokens,
                     extra: Map::new(),
                 }),
@@ -545,6 +546,9 @@ impl Usage {
                 Nullable::Null => Nullable::Null,
                 Nullable::Value(d) => Nullable::Value(CompletionTokensDetails {
                     reasoning_tokens: d.reasoning_tokens,
+                    audio_tokens: d.audio_tokens,
+                    accepted_prediction_tokens: d.accepted_prediction_tokens,
+                    rejected_prediction_tokens: d.rejected_prediction_tokens,
                     extra: Map::new(),
                 }),
             },
@@ -575,10 +579,13 @@ pub struct PromptTokensDetails {
     /// Prompt tokens read from the provider's cache.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cached_tokens: Option<u32>,
+    /// Audio input tokens in the prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio_tokens: Option<u32>,
     /// Prompt tokens written to the provider's cache (Anthropic's cache creation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_write_tokens: Option<u32>,
-    /// Unknown fields (`audio_tokens`, ...), kept.
+    /// Unknown fields, kept.
     #[serde(flatten)]
     pub extra: Map,
 }
@@ -589,7 +596,16 @@ pub struct CompletionTokensDetails {
     /// Tokens spent on hidden reasoning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_tokens: Option<u32>,
-    /// Unknown fields (`audio_tokens`, prediction counts, ...), kept.
+    /// Audio tokens generated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio_tokens: Option<u32>,
+    /// Tokens of a Predicted Output that appeared in the completion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_prediction_tokens: Option<u32>,
+    /// Tokens of a Predicted Output that did not (billed as completion tokens all the same).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected_prediction_tokens: Option<u32>,
+    /// Unknown fields, kept.
     #[serde(flatten)]
     pub extra: Map,
 }

@@ -168,11 +168,15 @@ object_with_extra!(Usage, "token usage", {
 
 object_with_extra!(PromptTokensDetails, "prompt token details", {
     default cached_tokens: Option<u32>,
+    default audio_tokens: Option<u32>,
     default cache_write_tokens: Option<u32>,
 });
 
 object_with_extra!(CompletionTokensDetails, "completion token details", {
     default reasoning_tokens: Option<u32>,
+    default audio_tokens: Option<u32>,
+    default accepted_prediction_tokens: Option<u32>,
+    default rejected_prediction_tokens: Option<u32>,
 });
 
 object_with_extra!(ChatChunk, "a chat completion chunk", {
@@ -327,12 +331,12 @@ mod tests {
         );
         let usage = parsed.usage.as_ref().expect("usage");
         assert_eq!(usage.cached_tokens(), 0);
-        assert!(
-            usage
-                .prompt_tokens_details
-                .as_ref()
-                .is_some_and(|d| d.extra.contains_key("audio_tokens"))
-        );
+        let prompt = usage
+            .prompt_tokens_details
+            .as_ref()
+            .expect("prompt details");
+        assert_eq!(prompt.audio_tokens, Some(0));
+        assert!(prompt.extra.is_empty());
         let again: serde_json::Value =
             serde_json::from_str(&serde_json::to_string(&parsed).expect("json")).expect("json");
         assert_eq!(

@@ -99,8 +99,10 @@ fn typed_fields_are_understood_not_just_carried() {
 fn usage_counts_keep_every_count_and_drop_unknown_fields() {
     let usage: bulkhead_core::Usage = serde_json::from_value(serde_json::json!({
         "prompt_tokens": 19, "completion_tokens": 18, "total_tokens": 37,
-        "prompt_tokens_details": {"cached_tokens": 4, "cache_write_tokens": 2, "audio_tokens": 0},
-        "completion_tokens_details": {"reasoning_tokens": 5, "audio_tokens": 0},
+        "prompt_tokens_details": {"cached_tokens": 4, "cache_write_tokens": 2, "audio_tokens": 1,
+            "image_tokens": 7},
+        "completion_tokens_details": {"reasoning_tokens": 5, "audio_tokens": 0,
+            "accepted_prediction_tokens": 3, "rejected_prediction_tokens": 6, "video_tokens": 8},
         "cost": 0.1,
     }))
     .expect("usage");
@@ -109,8 +111,9 @@ fn usage_counts_keep_every_count_and_drop_unknown_fields() {
         serde_json::to_value(&counts).expect("json"),
         serde_json::json!({
             "prompt_tokens": 19, "completion_tokens": 18, "total_tokens": 37,
-            "prompt_tokens_details": {"cached_tokens": 4, "cache_write_tokens": 2},
-            "completion_tokens_details": {"reasoning_tokens": 5},
+            "prompt_tokens_details": {"cached_tokens": 4, "cache_write_tokens": 2, "audio_tokens": 1},
+            "completion_tokens_details": {"reasoning_tokens": 5, "audio_tokens": 0,
+                "accepted_prediction_tokens": 3, "rejected_prediction_tokens": 6},
         })
     );
     assert_eq!((counts.cached_tokens(), counts.reasoning_tokens()), (4, 5));

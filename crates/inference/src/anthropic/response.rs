@@ -98,7 +98,7 @@ pub fn usage(usage: &AnthropicUsage) -> Usage {
         out.prompt_tokens_details = Nullable::Value(PromptTokensDetails {
             cached_tokens: read,
             cache_write_tokens: write,
-            extra: Map::new(),
+            ..PromptTokensDetails::default()
         });
     }
     out

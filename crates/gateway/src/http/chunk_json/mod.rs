@@ -198,6 +198,7 @@ pub(crate) fn write_any_usage<B: BufMut>(buf: &mut B, usage: &Usage) -> serde_js
             b",\"prompt_tokens_details\":",
             &[
                 (b"\"cached_tokens\":", details.cached_tokens),
+                (b"\"audio_tokens\":", details.audio_tokens),
                 (b"\"cache_write_tokens\":", details.cache_write_tokens),
             ],
             &details.extra,
@@ -209,7 +210,18 @@ pub(crate) fn write_any_usage<B: BufMut>(buf: &mut B, usage: &Usage) -> serde_js
         Nullable::Value(details) => write_breakdown(
             buf,
             b",\"completion_tokens_details\":",
-            &[(b"\"reasoning_tokens\":", details.reasoning_tokens)],
+            &[
+                (b"\"reasoning_tokens\":", details.reasoning_tokens),
+                (b"\"audio_tokens\":", details.audio_tokens),
+                (
+                    b"\"accepted_prediction_tokens\":",
+                    details.accepted_prediction_tokens,
+                ),
+                (
+                    b"\"rejected_prediction_tokens\":",
+                    details.rejected_prediction_tokens,
+                ),
+            ],
             &details.extra,
         )?,
     }

@@ -197,9 +197,13 @@ fn unknown_fields_and_usage_details_are_written_in_place_as_serde_does() {
     .expect("usage");
     c.usage = Nullable::Value(Box::new(details));
     cases.push(c.clone());
-    // Breakdowns of unknown counts only, empty, and null.
+    // Breakdowns of unknown counts only, of known and unknown ones, empty, and null.
     for (prompt, completion) in [
-        (json!({"audio_tokens": 3}), json!({"audio_tokens": 1})),
+        (json!({"image_tokens": 3}), json!({"future_tokens": 1})),
+        (
+            json!({"audio_tokens": 2, "image_tokens": 3}),
+            json!({"accepted_prediction_tokens": 4, "future_tokens": 1}),
+        ),
         (json!({}), json!({})),
         (json!(null), json!(null)),
         (json!({"cache_write_tokens": 5}), json!(null)),
