@@ -310,6 +310,18 @@ fn parse_body<T: DeserializeOwned>(
     serde_json::from_str(text).map_err(|e| Box::new(ApiError::invalid_body(&e)))
 }
 
+/// Room for every header an answer carries: its content type (and the SSE ones), the
+/// `x-bulkhead-*` headers, the request id and the length. A `HeaderMap` starts with room for
+/// six and would otherwise grow, rehashing, on every answer.
+const ANSWER_HEADERS: usize = 12;
+
+/// An answer's response, its header map sized for [`ANSWER_HEADERS`].
+pub(crate) fn answer_response(body: Body) -> Response {
+    let mut response = Response::new(body);
+    *response.headers_mut() = http::HeaderMap::with_capacity(ANSWER_HEADERS);
+    response
+}
+
 /// Room for a typical answer up front: `to_vec` would start at 128 bytes and grow by copying.
 const ANSWER_CAPACITY: usize = 1024;
 
@@ -331,7 +343,7 @@ fn chat_answer(answer: &ChatResponse, origin: &Origin) -> Response {
 }
 
 fn json_response(json: Vec<u8>, origin: &Origin) -> Response {
-    let mut response = Response::new(Body::from(json));
+    let mut response = answer_response(Body::from(json));
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

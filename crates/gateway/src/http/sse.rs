@@ -34,7 +34,7 @@ use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use super::admit::{Settled, settle};
 use super::chunk_json::ChunkEncoder;
 use super::error::ApiError;
-use super::{Origin, set_origin_headers};
+use super::{Origin, answer_response, set_origin_headers};
 use crate::gateway::Route;
 
 /// Flush a frame once this many bytes are buffered, even if more chunks are ready.
@@ -88,7 +88,7 @@ fn streaming_response(first: Option<ChatChunk>, stream: ChatStream, origin: Orig
 /// Head first, then body, so the caller can move `origin` into the body instead of cloning it
 /// (its header values are `Bytes`, whose first clone allocates).
 pub(crate) fn event_stream_head(origin: &Origin) -> Response {
-    let mut response = Response::new(Body::empty());
+    let mut response = answer_response(Body::empty());
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
