@@ -17,7 +17,7 @@ pub(crate) mod secrets;
 mod sse;
 
 use std::convert::Infallible;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -265,10 +265,13 @@ fn set_origin_headers(response: &mut Response, origin: &Origin) {
     if let Some(status) = origin.cache {
         headers.insert(X_BULKHEAD_CACHE, HeaderValue::from_static(status.as_str()));
     }
-    if let Some(cost) = origin.cost_usd
-        && let Ok(value) = HeaderValue::from_str(&cost.to_string())
-    {
-        headers.insert(X_BULKHEAD_COST_USD, value);
+    if let Some(cost) = origin.cost_usd {
+        // Room for a typical cost (`0.0000351`), so the string does not grow as it is written.
+        let mut text = String::with_capacity(32);
+        let _ = write!(text, "{cost}");
+        if let Ok(value) = HeaderValue::from_str(&text) {
+            headers.insert(X_BULKHEAD_COST_USD, value);
+        }
     }
 }
 
