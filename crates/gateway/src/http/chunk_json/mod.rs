@@ -6,9 +6,8 @@
 //! answer, so it is encoded once and copied; the rest (choices with role/content/tool-call
 //! deltas, `logprobs: null`, finish reason, usage) is written by hand. What is rarer or
 //! open-ended (the values of unknown fields, logprobs that were asked for) is handed to
-//! serde_json in place. Only a
-//! chunk whose `object` is not `chat.completion.chunk` returns `false`, for the caller to
-//! encode with serde_json. The output is byte-for-byte what serde_json writes, which the tests
+//! serde_json in place. Only a chunk whose `object` is not `chat.completion.chunk` returns
+//! `false`, for the caller to encode with serde_json. The output is byte-for-byte what serde_json writes, which the tests
 //! check.
 
 use bulkhead_core::{
@@ -266,8 +265,6 @@ fn write_unknown<B: BufMut>(
     Ok(())
 }
 
-/// A struct's unknown fields, after at least one known one (serde writes a flattened map
-/// where the field is declared: last, in every type here).
 /// `,"key":value` for a field that is left out when absent: `key` is `,"name":`.
 pub(crate) fn write_nullable_str(buf: &mut impl BufMut, key: &[u8], value: &Nullable<String>) {
     match value {
@@ -300,6 +297,8 @@ pub(crate) fn write_logprobs<B: BufMut>(
     Ok(())
 }
 
+/// A struct's unknown fields, after at least one known one (serde writes a flattened map
+/// where the field is declared: last, in every type here).
 pub(crate) fn write_extra<B: BufMut>(buf: &mut B, extra: &Map) -> serde_json::Result<()> {
     for (key, value) in extra {
         buf.put_u8(b',');

@@ -220,9 +220,9 @@ fn unknown_fields_and_usage_details_are_written_in_place_as_serde_does() {
     c.choices[0].extra = logprobs;
     c.choices[0].delta.extra = refusal;
     cases.push(c);
-    // What OpenAI sends on every chunk: a service tier and a fingerprint (cached in the
-    // prefix, which one differing in either is not given), `logprobs: null`; and each of them
-    // null, and logprobs that were asked for.
+    // What OpenAI sends on every chunk: a service tier and a fingerprint (kept in the cached
+    // prefix, so a chunk whose tier or fingerprint differs must re-encode it) and
+    // `logprobs: null`; then each of them null or absent, and logprobs that were asked for.
     let openai = |tier: Nullable<&str>, fingerprint: Nullable<&str>, logprobs: Nullable<Value>| {
         let owned = |v: Nullable<&str>| match v {
             Nullable::Absent => Nullable::Absent,
