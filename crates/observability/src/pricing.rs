@@ -50,21 +50,32 @@ impl Price {
     }
 
     /// The cost of `usage` in US dollars: uncached prompt tokens at `input`, cached ones at
-    /// `cached_input`, completion tokens at `output`.
+    /// `cached_input`, completion tokens at `output`. Rounded to 10⁻¹² dollars (see
+    /// [`dollars`]), so `19 × 0.15 + 18 × 0.60` per million is `0.00001365`.
     pub fn cost(&self, usage: &Usage) -> f64 {
         let cached = usage.cached_tokens().min(usage.prompt_tokens);
         let uncached = usage.prompt_tokens - cached;
         let cached_rate = self.cached_input.unwrap_or(self.input);
-        (f64::from(uncached) * self.input
-            + f64::from(cached) * cached_rate
-            + f64::from(usage.completion_tokens) * self.output)
-            / 1_000_000.0
+        dollars(
+            f64::from(uncached) * self.input
+                + f64::from(cached) * cached_rate
+                + f64::from(usage.completion_tokens) * self.output,
+        )
     }
 
-    /// The cost of `input_tokens` prompt tokens alone (embeddings).
+    /// The cost of `input_tokens` prompt tokens alone (embeddings), rounded as [`cost`](Self::cost).
     pub fn input_cost(&self, input_tokens: u32) -> f64 {
-        f64::from(input_tokens) * self.input / 1_000_000.0
+        dollars(f64::from(input_tokens) * self.input)
     }
+}
+
+/// Dollars from a sum of tokens × dollars-per-million, rounded to 10⁻¹² dollars: far below
+/// the price of one token (the cheapest are ~10⁻⁸), and enough to drop the float noise of the
+/// sum, which users would otherwise read in `x-bulkhead-cost-usd` and the logs
+/// (`0.000013649999999999998` for `0.00001365`).
+fn dollars(per_million: f64) -> f64 {
+    // `per_million / 1e6` dollars are `per_million * 1e6` units of 1e-12 dollars.
+    (per_million * 1e6).round() / 1e12
 }
 
 /// A price table keyed by model name; see the module docs for how names match.
@@ -290,6 +301,19 @@ mod tests {
         let custom = Pricing::empty().with_price("qwen2.5-7b", Price::new(0.1, 0.2));
         assert!(custom.price("gpt-4o").is_none());
         assert!(custom.price("qwen2.5-7b").is_some());
+    }
+
+    #[test]
+    fn costs_read_as_the_sum_without_float_noise() {
+        // gpt-4o-mini's list price: 19 prompt and 18 completion tokens. Summed in floats and
+        // divided, this is 0.000013649999999999998.
+        let price = Price::new(0.15, 0.60);
+        assert_eq!(price.cost(&Usage::new(19, 18)).to_string(), "0.00001365");
+        assert_eq!(price.input_cost(7).to_string(), "0.00000105");
+        assert_eq!(Price::new(3.0, 15.0).cost(&Usage::new(0, 0)), 0.0);
+        // Large bills keep their cents.
+        let bill = Price::new(2.5, 10.0).cost(&Usage::new(900_000_000, 100_000_000));
+        assert_eq!(bill.to_string(), "3250");
     }
 
     #[test]
