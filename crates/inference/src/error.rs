@@ -381,10 +381,31 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 /// What failed in an HTTP exchange with an upstream.
 #[derive(Debug)]
 pub(crate) enum Transport {
-    /// Connecting (TCP, TLS, a proxy's tunnel) or sending the request, up to the response head.
+    /// Connecting (TCP, TLS, a proxy's tunnel) or sending the request, up to the response head,
+    /// through the pooled client.
     Request(hyper_util::client::legacy::Error),
+    /// Opening a connection of the direct pool (an `http://` upstream without a proxy).
+    Connect(crate::upstream::BoxError),
+    /// Sending the request on a connection of the direct pool, up to the response head.
+    Send(hyper::Error),
     /// Reading the body after the head.
     Body(hyper::Error),
+}
+
+/// A connector's boxed error, as an error to keep as a source.
+#[derive(Debug)]
+struct ConnectFailed(crate::upstream::BoxError);
+
+impl std::fmt::Display for ConnectFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for ConnectFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
 }
 
 /// The error for a failure of the HTTP exchange itself (connect, TLS, a reset mid-body).
@@ -397,8 +418,8 @@ pub(crate) fn error_from_transport(
     connect_timeout: Duration,
     err: Transport,
 ) -> Error {
-    match err {
-        Transport::Request(err) if err.is_connect() => if caused_by_timeout(&err) {
+    let connect_failed = |err: &(dyn std::error::Error + 'static)| {
+        if caused_by_timeout(err) {
             Error::timeout(format!(
                 "could not connect to provider `{provider}` at {base_url} within {} ms \
                      (connect timeout)",
@@ -407,11 +428,20 @@ pub(crate) fn error_from_transport(
         } else {
             Error::transport(format!(
                 "could not connect to provider `{provider}` at {base_url}: {}",
-                root_cause(&err)
+                root_cause(err)
             ))
         }
-        .with_source(err),
+    };
+    match err {
+        Transport::Request(err) if err.is_connect() => connect_failed(&err).with_source(err),
+        Transport::Connect(err) => {
+            let err = ConnectFailed(err);
+            connect_failed(&err).with_source(err)
+        }
         Transport::Request(err) => {
+            Error::transport(format!("request to provider `{provider}` failed")).with_source(err)
+        }
+        Transport::Send(err) => {
             Error::transport(format!("request to provider `{provider}` failed")).with_source(err)
         }
         Transport::Body(err) => Error::transport(format!(

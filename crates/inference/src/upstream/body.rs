@@ -8,17 +8,18 @@ use std::task::{Context, Poll, ready};
 
 use bulkhead_core::Error;
 use bytes::Bytes;
-use hyper::body::{Body, Incoming};
+use hyper::body::Body as _;
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep, sleep_until};
 
+use super::h1::Body;
 use super::{Clock, Limit, Response};
 
 pin_project! {
     /// A response body read under a [`Clock`]: the first-token deadline until
     /// [`first_token`](Self::first_token), the idle deadline after, the total throughout.
     pub(crate) struct TimedBody {
-        body: Incoming,
+        body: Body,
         clock: Clock,
         // Armed at a deadline no later than the real one; when it fires, the real deadline is
         // recomputed from `last_read`, so a read costs an `Instant::now()`, not a timer reset.

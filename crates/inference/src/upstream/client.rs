@@ -1,6 +1,7 @@
 //! The pooled HTTP client under every HTTP provider: hyper-util's pooled client over TCP
 //! (no Nagle delay, keep-alive probes), TLS by rustls (ALPN offers HTTP/2 and HTTP/1.1), and
-//! the proxy the environment names for the upstream.
+//! the proxy the environment names for the upstream; for an `http://` upstream reached
+//! directly, a pool of HTTP/1.1 connections of our own over the same connector (see `h1`).
 //!
 //! Nothing more: it follows no redirect and retries nothing (retries are bulkhead-retry's,
 //! decided in one place), and it parses no URL per request.
@@ -29,7 +30,10 @@ use tokio::net::TcpStream;
 use tokio::runtime::RuntimeFlavor;
 use tower_service::Service;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use super::h1::{Body, DirectPool};
+use crate::error::Transport;
+
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The pooled client of one upstream.
 pub(crate) type HttpClient = Client<HttpsConnector<Connector>, Full<Bytes>>;
@@ -107,14 +111,18 @@ impl Proxy {
 /// then wakes the other thread. With a pool per such runtime the connection, its task and its
 /// requests stay on one thread. The pools are built on first use, so a thread that never calls
 /// the upstream holds no connection to it; each keeps its idle connections as the shared one does.
+///
+/// An `http://` upstream reached without a proxy is called through a [`DirectPool`] of
+/// HTTP/1.1 connections instead, kept per runtime alike.
 pub(crate) struct Pools {
     connector: HttpsConnector<Connector>,
     shared: HttpClient,
     per_runtime: Box<[OnceLock<HttpClient>]>,
+    direct: Option<Arc<DirectPool>>,
 }
 
 /// How many single-threaded runtimes get a pool of their own; more share them round-robin.
-const RUNTIME_POOLS: usize = 32;
+pub(super) const RUNTIME_POOLS: usize = 32;
 
 thread_local! {
     /// This thread's pool: `UNKNOWN` until it calls an upstream from a runtime, then `SHARED`
@@ -122,10 +130,10 @@ thread_local! {
     static POOL: Cell<usize> = const { Cell::new(UNKNOWN) };
 }
 const UNKNOWN: usize = usize::MAX;
-const SHARED: usize = usize::MAX - 1;
+pub(super) const SHARED: usize = usize::MAX - 1;
 
 /// The pool of the calling thread, decided on its first call from a runtime.
-fn thread_pool() -> usize {
+pub(super) fn thread_pool() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     POOL.with(|pool| {
         if pool.get() == UNKNOWN {
@@ -146,21 +154,49 @@ fn thread_pool() -> usize {
 impl Pools {
     /// Connections time out after `connect_timeout`, idle ones are kept 90 s (at most 64 per
     /// host and pool), and TCP keep-alive probes start after 60 s of silence.
-    pub(crate) fn new(connect_timeout: Duration, reach: Reach, proxy: Option<Proxy>) -> Self {
+    /// `target` is one of the upstream's endpoints (they share its scheme and host).
+    pub(crate) fn new(
+        connect_timeout: Duration,
+        reach: Reach,
+        proxy: Option<Proxy>,
+        target: &Uri,
+    ) -> Self {
+        let direct = proxy.is_none() && target.scheme() == Some(&Scheme::HTTP);
         let connector = connector(connect_timeout, reach, proxy);
         Self {
             shared: client(connector.clone()),
+            direct: direct.then(|| Arc::new(DirectPool::new(connector.clone(), target))),
             connector,
             per_runtime: (0..RUNTIME_POOLS).map(|_| OnceLock::new()).collect(),
         }
     }
 
+    /// Send `request` and wait for the answer's head.
+    pub(crate) async fn send(
+        &self,
+        request: http::Request<Full<Bytes>>,
+    ) -> Result<http::Response<Body>, Transport> {
+        if let Some(direct) = &self.direct {
+            return direct.send(request).await;
+        }
+        match self.client().request(request).await {
+            Ok(response) => Ok(response.map(Body::plain)),
+            Err(e) => Err(Transport::Request(e)),
+        }
+    }
+
     /// The client to call with from this thread.
-    pub(crate) fn client(&self) -> &HttpClient {
+    fn client(&self) -> &HttpClient {
         match thread_pool() {
             SHARED => &self.shared,
             index => self.per_runtime[index].get_or_init(|| client(self.connector.clone())),
         }
+    }
+
+    /// The pool of HTTP/1.1 connections, for an `http://` upstream reached directly (tests).
+    #[cfg(test)]
+    pub(crate) fn direct(&self) -> Option<&DirectPool> {
+        self.direct.as_deref()
     }
 }
 

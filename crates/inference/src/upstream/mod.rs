@@ -8,6 +8,7 @@
 mod body;
 mod client;
 mod deadline;
+mod h1;
 mod redact;
 #[cfg(test)]
 mod tests;
@@ -26,6 +27,7 @@ use serde::de::DeserializeOwned;
 use tokio::time::{Instant, timeout_at};
 
 pub(crate) use body::TimedBody;
+pub(crate) use client::BoxError;
 use client::Pools;
 pub(crate) use client::Reach;
 pub(crate) use deadline::Clock;
@@ -38,7 +40,7 @@ use crate::error::{
 };
 
 /// A response whose body is still to be read.
-pub(crate) type Response = http::Response<hyper::body::Incoming>;
+pub(crate) type Response = http::Response<h1::Body>;
 
 /// The most of an error body read to find the upstream's message.
 const MAX_ERROR_BODY: usize = 64 * 1024;
@@ -161,7 +163,7 @@ impl Upstream {
 
         // The client never follows a redirect: following one would send the provider's key
         // to whatever host the `Location` names. A redirect is a configuration error instead.
-        let pools = Pools::new(timeouts.connect, reach, proxy);
+        let pools = Pools::new(timeouts.connect, reach, proxy, target);
         Ok(Self {
             name: Arc::from(name),
             base_url: base_url.to_owned(),
@@ -254,16 +256,15 @@ impl Upstream {
         *headers = self.headers.clone();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(ACCEPT, HeaderValue::from_static(accept));
-        let request = self.pools.client().request(request);
         let limit = if stream {
             Limit::FirstToken
         } else {
             Limit::Headers
         };
         let (deadline, limit) = clock.first(limit);
-        match timeout_at(deadline, request).await {
+        match timeout_at(deadline, self.pools.send(request)).await {
             Err(_) => Err(clock.expired(limit, &self.name)),
-            Ok(Err(e)) => Err(self.transport(Transport::Request(e))),
+            Ok(Err(e)) => Err(self.transport(e)),
             Ok(Ok(response)) => Ok(response),
         }
     }

@@ -54,6 +54,7 @@ async fn echo(
         "content_type": header("content-type"),
         "proxy_authorization": header("proxy-authorization"),
         "x_extra": header("x-extra"),
+        "host": header("host"),
         "client_port": client_port,
     });
     let body = request.into_body().collect().await.map(|b| b.to_bytes());
@@ -358,4 +359,103 @@ async fn serve_connect_proxy() -> (u16, Arc<Mutex<Vec<String>>>) {
         }
     });
     (port, seen)
+}
+
+/// A plain `http://` upstream without a proxy goes through the direct pool: one connection
+/// carries JSON answers and streams read to their end, and goes back to the pool after each.
+#[tokio::test]
+async fn a_direct_http_upstream_reuses_one_connection_for_answers_and_streams() {
+    let port = serve_echo(None).await;
+    let base = format!("http://127.0.0.1:{port}");
+    let upstream = upstream(&base, Reach::new(test_ca(), Matcher::builder().build()));
+    let pool = upstream
+        .pools
+        .direct()
+        .expect("a direct pool for http:// without a proxy");
+
+    let first = json_call(&upstream, &base).await.expect("JSON");
+    assert_eq!(first["version"], "HTTP/1.1");
+    // Origin form and the host in `Host`, as a server expects from a client.
+    assert_eq!(first["uri"], "/chat");
+    assert_eq!(first["host"], format!("127.0.0.1:{port}"));
+    assert_eq!(first["body"], "{\"q\":1}");
+    assert_eq!(first["x_extra"], "extra");
+    let port_of = |seen: &Value| seen["client_port"].as_u64().expect("port");
+    for _ in 0..2 {
+        let text = stream_call(&upstream, &base).await;
+        assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
+        assert!(
+            text.contains(&format!("\"client_port\":{}", port_of(&first))),
+            "the stream rode the pooled connection: {text}"
+        );
+        let again = json_call(&upstream, &base).await.expect("JSON");
+        assert_eq!(port_of(&again), port_of(&first));
+    }
+    assert_eq!(pool.idle(), 1, "one connection, back in the pool");
+}
+
+/// An answer dropped before its body was read takes its connection with it: the next call
+/// opens a new one and succeeds.
+#[tokio::test]
+async fn an_answer_dropped_unread_is_not_pooled_and_the_next_call_succeeds() {
+    let port = serve_echo(None).await;
+    let base = format!("http://127.0.0.1:{port}");
+    let upstream = upstream(&base, Reach::new(test_ca(), Matcher::builder().build()));
+    let first = json_call(&upstream, &base).await.expect("JSON");
+    let url = Uri::try_from(format!("{base}/chat")).expect("url");
+    let clock = upstream.clock(&http::Extensions::new());
+    let unread = upstream
+        .stream_call(&url, b"{}".to_vec(), &clock)
+        .await
+        .expect("stream call");
+    drop(unread);
+    assert_eq!(upstream.pools.direct().expect("direct").idle(), 0);
+    let next = json_call(&upstream, &base)
+        .await
+        .expect("JSON after a dropped answer");
+    assert_ne!(next["client_port"], first["client_port"]);
+}
+
+/// An upstream that closes idle connections (as servers do after their keep-alive timeout):
+/// the closed connection is left out and the call goes on a new one, with no error.
+#[tokio::test]
+async fn a_pooled_connection_the_upstream_closed_is_replaced_without_an_error() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                // One request (head and a small body), one keep-alive answer, then close.
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !seen.windows(7).any(|w| w == b"{\"q\":1}") {
+                    match tcp.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let body = "{\"ok\":true}";
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tcp.write_all(answer.as_bytes()).await;
+                let _ = tcp.shutdown().await;
+            });
+        }
+    });
+    let base = format!("http://127.0.0.1:{port}");
+    let upstream = upstream(&base, Reach::new(test_ca(), Matcher::builder().build()));
+    for _ in 0..3 {
+        let seen = json_call(&upstream, &base)
+            .await
+            .expect("an answer every time");
+        assert_eq!(seen["ok"], true);
+        // Give the connection's task time to see the close.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 3);
 }
