@@ -11,9 +11,11 @@
 //! proxied JSON request went from 105k to 94k instructions with this pool, a 20-chunk stream
 //! from 277k to 269k.
 //!
-//! A connection goes back to its list when its answer's body has been read to the end; an
-//! answer dropped part-read takes its connection with it (hyper closes it). Idle connections
-//! are kept 90 s, at most 64 per list, most recently used first. A request that finds its
+//! A connection goes back to its list when its answer's body has been read to the end or
+//! dropped; a checkout takes only a connection that is ready for a request, so one still
+//! draining the rest of a dropped answer waits, and one hyper closed (an answer dropped with
+//! much left unread) is dropped. Idle connections are kept 90 s, at most 64 per list, most
+//! recently used first. A request that finds its
 //! pooled connection closed before any of it was written is sent again on a new one, as the
 //! pooled client does; every other failure goes to bulkhead-retry.
 
@@ -195,8 +197,8 @@ struct Lease {
     sender: Sender,
 }
 
-/// An answer's body: once read to its end, its connection (if pooled here) goes back to the
-/// pool; dropped before that, the connection is closed with it.
+/// An answer's body: read to its end or dropped, its connection (if pooled here) goes back to
+/// the pool.
 pub(crate) struct Body {
     incoming: Incoming,
     lease: Option<Lease>,
@@ -208,6 +210,18 @@ impl Body {
         Self {
             incoming,
             lease: None,
+        }
+    }
+}
+
+impl Drop for Body {
+    /// Dropped before its end (a stream ends at its last event, which may come just before the
+    /// body's own end): the connection goes back all the same. hyper reads what is left of the
+    /// answer if it is already there and the connection becomes ready again, or closes it;
+    /// [`DirectPool::checkout`] takes only a ready one and drops a closed one.
+    fn drop(&mut self) {
+        if let Some(lease) = self.lease.take() {
+            lease.pool.checkin(lease.list, lease.sender);
         }
     }
 }

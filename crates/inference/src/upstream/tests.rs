@@ -394,10 +394,10 @@ async fn a_direct_http_upstream_reuses_one_connection_for_answers_and_streams() 
     assert_eq!(pool.idle(), 1, "one connection, back in the pool");
 }
 
-/// An answer dropped before its body was read takes its connection with it: the next call
-/// opens a new one and succeeds.
+/// A stream dropped before the body's own end (a stream stops reading at its last event) keeps
+/// its connection: what is left is read and the connection serves the next call.
 #[tokio::test]
-async fn an_answer_dropped_unread_is_not_pooled_and_the_next_call_succeeds() {
+async fn an_answer_dropped_with_its_rest_at_hand_keeps_its_connection() {
     let port = serve_echo(None).await;
     let base = format!("http://127.0.0.1:{port}");
     let upstream = upstream(&base, Reach::new(test_ca(), Matcher::builder().build()));
@@ -409,11 +409,74 @@ async fn an_answer_dropped_unread_is_not_pooled_and_the_next_call_succeeds() {
         .await
         .expect("stream call");
     drop(unread);
-    assert_eq!(upstream.pools.direct().expect("direct").idle(), 0);
+    // The connection's task reads the rest of the answer.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     let next = json_call(&upstream, &base)
         .await
         .expect("JSON after a dropped answer");
-    assert_ne!(next["client_port"], first["client_port"]);
+    assert_eq!(next["client_port"], first["client_port"]);
+}
+
+/// An answer dropped with its body still coming cannot be read to its end: hyper closes the
+/// connection, the pool leaves it out, and the next call goes on a new one.
+#[tokio::test]
+async fn an_answer_dropped_mid_body_closes_its_connection_and_the_next_call_succeeds() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                loop {
+                    let mut seen = Vec::new();
+                    while !seen.ends_with(b"{}") && !seen.ends_with(b"{\"q\":1}") {
+                        match tcp.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&seen).to_lowercase();
+                    if head.contains("accept: text/event-stream") {
+                        // One event, then nothing more: a model still thinking.
+                        let _ = tcp
+                            .write_all(
+                                b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+                                  transfer-encoding: chunked\r\n\r\n7\r\ndata: 1\r\n",
+                            )
+                            .await;
+                        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                        return;
+                    }
+                    let body = "{\"ok\":true}";
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if tcp.write_all(answer.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let base = format!("http://127.0.0.1:{port}");
+    let upstream = upstream(&base, Reach::new(test_ca(), Matcher::builder().build()));
+    let url = Uri::try_from(format!("{base}/chat")).expect("url");
+    let clock = upstream.clock(&http::Extensions::new());
+    let unfinished = upstream
+        .stream_call(&url, b"{}".to_vec(), &clock)
+        .await
+        .expect("stream call");
+    drop(unfinished);
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    for _ in 0..2 {
+        let seen = json_call(&upstream, &base).await.expect("an answer");
+        assert_eq!(seen["ok"], true);
+    }
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
 
 /// An upstream that closes idle connections (as servers do after their keep-alive timeout):
