@@ -8,6 +8,7 @@ use std::convert::Infallible;
 use std::future::poll_fn;
 use std::pin::pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bulkhead_core::ErrorKind;
 use bytes::Bytes;
@@ -417,51 +418,66 @@ async fn an_answer_dropped_with_its_rest_at_hand_keeps_its_connection() {
     assert_eq!(next["client_port"], first["client_port"]);
 }
 
+/// A hand-written HTTP/1.1 upstream on loopback: each connection it accepts goes to `serve`.
+/// Its port, and how many connections it accepted.
+async fn serve_raw<F, Fut>(serve: F) -> (u16, Arc<AtomicUsize>)
+where
+    F: Fn(TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(serve(tcp));
+        }
+    });
+    (port, accepted)
+}
+
+/// One request from `tcp`, head and JSON body (the tests' bodies end with `}`), as text; `None`
+/// once the client has closed.
+async fn read_request(tcp: &mut TcpStream) -> Option<String> {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !seen.ends_with(b"}") {
+        match tcp.read(&mut buf).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+    Some(String::from_utf8_lossy(&seen).to_lowercase())
+}
+
+const OK_JSON: &[u8] =
+    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{\"ok\":true}";
+
 /// An answer dropped with its body still coming cannot be read to its end: hyper closes the
 /// connection, the pool leaves it out, and the next call goes on a new one.
 #[tokio::test]
 async fn an_answer_dropped_mid_body_closes_its_connection_and_the_next_call_succeeds() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let count = accepted.clone();
-    tokio::spawn(async move {
-        while let Ok((mut tcp, _)) = listener.accept().await {
-            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            tokio::spawn(async move {
-                let mut buf = [0u8; 4096];
-                loop {
-                    let mut seen = Vec::new();
-                    while !seen.ends_with(b"{}") && !seen.ends_with(b"{\"q\":1}") {
-                        match tcp.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => seen.extend_from_slice(&buf[..n]),
-                        }
-                    }
-                    let head = String::from_utf8_lossy(&seen).to_lowercase();
-                    if head.contains("accept: text/event-stream") {
-                        // One event, then nothing more: a model still thinking.
-                        let _ = tcp
-                            .write_all(
-                                b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
-                                  transfer-encoding: chunked\r\n\r\n7\r\ndata: 1\r\n",
-                            )
-                            .await;
-                        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
-                        return;
-                    }
-                    let body = "{\"ok\":true}";
-                    let answer = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-                        body.len()
-                    );
-                    if tcp.write_all(answer.as_bytes()).await.is_err() {
-                        return;
-                    }
-                }
-            });
+    let (port, accepted) = serve_raw(|mut tcp| async move {
+        while let Some(request) = read_request(&mut tcp).await {
+            if request.contains("accept: text/event-stream") {
+                // One event, then nothing more: a model still thinking.
+                let _ = tcp
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+                          transfer-encoding: chunked\r\n\r\n7\r\ndata: 1\r\n",
+                    )
+                    .await;
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                return;
+            }
+            if tcp.write_all(OK_JSON).await.is_err() {
+                return;
+            }
         }
-    });
+    })
+    .await;
     let base = format!("http://127.0.0.1:{port}");
     let upstream = upstream(&base, Reach::new(test_ca(), Matcher::builder().build()));
     let url = Uri::try_from(format!("{base}/chat")).expect("url");
@@ -476,40 +492,21 @@ async fn an_answer_dropped_mid_body_closes_its_connection_and_the_next_call_succ
         let seen = json_call(&upstream, &base).await.expect("an answer");
         assert_eq!(seen["ok"], true);
     }
-    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
 }
 
 /// An upstream that closes idle connections (as servers do after their keep-alive timeout):
 /// the closed connection is left out and the call goes on a new one, with no error.
 #[tokio::test]
 async fn a_pooled_connection_the_upstream_closed_is_replaced_without_an_error() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let count = accepted.clone();
-    tokio::spawn(async move {
-        while let Ok((mut tcp, _)) = listener.accept().await {
-            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            tokio::spawn(async move {
-                // One request (head and a small body), one keep-alive answer, then close.
-                let mut seen = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !seen.windows(7).any(|w| w == b"{\"q\":1}") {
-                    match tcp.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => seen.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let body = "{\"ok\":true}";
-                let answer = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = tcp.write_all(answer.as_bytes()).await;
-                let _ = tcp.shutdown().await;
-            });
+    // One request, one keep-alive answer, then close.
+    let (port, accepted) = serve_raw(|mut tcp| async move {
+        if read_request(&mut tcp).await.is_some() {
+            let _ = tcp.write_all(OK_JSON).await;
         }
-    });
+        let _ = tcp.shutdown().await;
+    })
+    .await;
     let base = format!("http://127.0.0.1:{port}");
     let upstream = upstream(&base, Reach::new(test_ca(), Matcher::builder().build()));
     for _ in 0..3 {
@@ -520,5 +517,5 @@ async fn a_pooled_connection_the_upstream_closed_is_replaced_without_an_error() 
         // Give the connection's task time to see the close.
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 3);
+    assert_eq!(accepted.load(Ordering::SeqCst), 3);
 }
