@@ -114,11 +114,18 @@ impl Proxy {
 ///
 /// An `http://` upstream reached without a proxy is called through a [`DirectPool`] of
 /// HTTP/1.1 connections instead, kept per runtime alike.
-pub(crate) struct Pools {
+pub(crate) enum Pools {
+    /// An `http://` upstream reached directly.
+    Direct(Arc<DirectPool>),
+    /// hyper-util's pooled clients (HTTPS, or through a proxy).
+    Clients(Box<Clients>),
+}
+
+/// hyper-util's pooled clients: the shared one, and one per single-threaded runtime.
+pub(crate) struct Clients {
     connector: HttpsConnector<Connector>,
     shared: HttpClient,
     per_runtime: Box<[OnceLock<HttpClient>]>,
-    direct: Option<Arc<DirectPool>>,
 }
 
 /// How many single-threaded runtimes get a pool of their own; more share them round-robin.
@@ -163,12 +170,14 @@ impl Pools {
     ) -> Self {
         let direct = proxy.is_none() && target.scheme() == Some(&Scheme::HTTP);
         let connector = connector(connect_timeout, reach, proxy);
-        Self {
+        if direct {
+            return Self::Direct(Arc::new(DirectPool::new(connector, target)));
+        }
+        Self::Clients(Box::new(Clients {
             shared: client(connector.clone()),
-            direct: direct.then(|| Arc::new(DirectPool::new(connector.clone(), target))),
             connector,
             per_runtime: (0..RUNTIME_POOLS).map(|_| OnceLock::new()).collect(),
-        }
+        }))
     }
 
     /// Send `request` and wait for the answer's head.
@@ -176,27 +185,33 @@ impl Pools {
         &self,
         request: http::Request<Full<Bytes>>,
     ) -> Result<http::Response<Body>, Transport> {
-        if let Some(direct) = &self.direct {
-            return direct.send(request).await;
-        }
-        match self.client().request(request).await {
+        let clients = match self {
+            Self::Direct(direct) => return direct.send(request).await,
+            Self::Clients(clients) => clients,
+        };
+        match clients.client().request(request).await {
             Ok(response) => Ok(response.map(Body::plain)),
             Err(e) => Err(Transport::Request(e)),
-        }
-    }
-
-    /// The client to call with from this thread.
-    fn client(&self) -> &HttpClient {
-        match thread_pool() {
-            SHARED => &self.shared,
-            index => self.per_runtime[index].get_or_init(|| client(self.connector.clone())),
         }
     }
 
     /// The pool of HTTP/1.1 connections, for an `http://` upstream reached directly (tests).
     #[cfg(test)]
     pub(crate) fn direct(&self) -> Option<&DirectPool> {
-        self.direct.as_deref()
+        match self {
+            Self::Direct(direct) => Some(direct),
+            Self::Clients(_) => None,
+        }
+    }
+}
+
+impl Clients {
+    /// The client to call with from this thread.
+    fn client(&self) -> &HttpClient {
+        match thread_pool() {
+            SHARED => &self.shared,
+            index => self.per_runtime[index].get_or_init(|| client(self.connector.clone())),
+        }
     }
 }
 
