@@ -5,7 +5,11 @@
 #: Run (from anywhere, as root so wrk can be installed if missing):
 #:   bash benches/load/run.sh
 #: Env: BENCH_SECS (load per target per scenario, default 5, at most 10 unless
-#: BENCH_ALLOW_LONG=1), BENCH_RATE (200), BENCH_CONCURRENCY (32), BENCH_CHUNKS (20).
+#: BENCH_ALLOW_LONG=1), BENCH_RATE (200), BENCH_CONCURRENCY (32), BENCH_CHUNKS (20),
+#: BENCH_RUNS (1 to 5, default 1): on a shared machine one run's figures move by a few
+#: points, so with BENCH_RUNS=4 the same servers are measured four times in a row, each run's
+#: table is printed, then one table of the targets' figures in every run and how many runs
+#: met each.
 #:
 #: Starts `bulkhead-bench-upstream` (static answers), `bulkhead-server --config` (one `openai`
 #: provider pointing at it; a second one with `[cache] enabled = true` for the cache-hit row)
@@ -26,6 +30,11 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 secs=${BENCH_SECS:-5}
+runs=${BENCH_RUNS:-1}
+if ! [[ $runs =~ ^[1-5]$ ]]; then
+  echo "BENCH_RUNS=$runs: give a whole number of runs from 1 to 5" >&2
+  exit 2
+fi
 rate=${BENCH_RATE:-200}
 conc=${BENCH_CONCURRENCY:-32}
 chunks=${BENCH_CHUNKS:-20}
@@ -91,6 +100,16 @@ status_kib() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$gw_pid/status"; }
 calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 kv() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
 rows=()
+# The targets' figures of every run, for the summary: name -> figures, target, runs met.
+declare -A run_figures run_target run_met
+names=()
+record() { # name figure target verdict
+  [[ -v "run_figures[$1]" ]] || { names+=("$1"); run_met[$1]=0; }
+  run_figures[$1]+="${run_figures[$1]:+ / }$2"
+  run_target[$1]=$3
+  [[ $4 == met ]] && run_met[$1]=$(( ${run_met[$1]} + 1 ))
+  return 0
+}
 row() { local line="|" cell; for cell in "$@"; do line+=" $cell |"; done; rows+=("$line"); }
 verdict_max() { # added limit
   awk -v a="$1" -v l="$2" 'BEGIN { if (a <= l) print "met"; else printf "**missed by %.3f ms**", a - l }'
@@ -115,7 +134,10 @@ fixed() { # label extra-args p50-limit p99-limit
     n=$(kv "$out" "nginx_${q}_ms")
     added=$(calc "%+.3f" "$g - $d")
     local limit=$3; [[ $q == p99 ]] && limit=$4
-    if [[ $limit != - ]]; then target="≤ $limit ms"; verdict=$(verdict_max "$added" "$limit"); fi
+    if [[ $limit != - ]]; then
+      target="≤ $limit ms"; verdict=$(verdict_max "$added" "$limit")
+      record "$label, $q added" "$added ms" "$target" "$verdict"
+    fi
     figure="$q $what (ms)"
     row "$label" "$figure" "$d" "$g" "$added ms" "$b" "$(calc "%+.3f" "$b - $d") ms" \
       "$n" "$(calc "%+.3f" "$n - $d") ms" "${cpu_us} µs/req (${cpu_pct}% of a core)" "$target $verdict"
@@ -151,23 +173,41 @@ max() { # label stream(0|1) ratio-limit [gateway-url gateway-pid]
   if [[ $3 != - ]]; then
     target="≥ $3%"
     verdict=$(awk -v r="$ratio" -v l="$3" 'BEGIN { if (r >= l) print "met"; else printf "**missed by %d points**", l - r }')
+    record "$1, share of direct" "${ratio}%" "$target" "$verdict"
   fi
   [[ "$d1$d2$g1$g2$b1$b2$n1$n2" == *errors:* ]] && verdict="$verdict (wrk saw errors: see above)"
   row "$1" "req/s (wrk, c=$conc)" "$d" "$g" "${ratio}% of direct" "$b" "$(calc "%.0f" "100 * $b / $d")% of direct" \
     "$n" "$(calc "%.0f" "100 * $n / $d")% of direct" "$cpu" "$target $verdict"
 }
 
-fixed "JSON, $rate req/s" "" 0.1 0.5
-fixed "stream ($chunks chunks), $rate req/s" "--stream" 0.2 -
-max "JSON, max" 0 35
-max "stream ($chunks chunks), max" 1 -
-max "JSON cache hits, max" 0 60 "$cached" "$hit_pid"
-rss=$(status_kib VmRSS); hwm=$(status_kib VmHWM)
+for ((run = 1; run <= runs; run++)); do
+  rows=()
+  ((runs == 1)) || echo "== run $run of $runs" >&2
+  fixed "JSON, $rate req/s" "" 0.1 0.5
+  fixed "stream ($chunks chunks), $rate req/s" "--stream" 0.2 -
+  max "JSON, max" 0 35
+  max "stream ($chunks chunks), max" 1 -
+  max "JSON cache hits, max" 0 60 "$cached" "$hit_pid"
+  rss=$(status_kib VmRSS); hwm=$(status_kib VmHWM)
 
-echo
-echo "bulkhead-server (release) vs bulkhead-bench-upstream over loopback, $(nproc) cores, ${secs}s per target per scenario"
-echo
-echo "| scenario | figure | direct | via gateway | gateway added | via bare proxy | bare proxy added | via nginx | nginx added | gateway CPU | target |"
-echo "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|"
-printf '%s\n' "${rows[@]}"
-echo "| gateway memory | after the run | | $(calc "%.1f" "$rss / 1024") MiB RSS | | | | | | peak $(calc "%.1f" "$hwm / 1024") MiB | |"
+  echo
+  title="bulkhead-server (release) vs bulkhead-bench-upstream over loopback, $(nproc) cores, ${secs}s per target per scenario"
+  ((runs == 1)) || title="$title (run $run of $runs)"
+  echo "$title"
+  echo
+  echo "| scenario | figure | direct | via gateway | gateway added | via bare proxy | bare proxy added | via nginx | nginx added | gateway CPU | target |"
+  echo "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|"
+  printf '%s\n' "${rows[@]}"
+  echo "| gateway memory | after the run | | $(calc "%.1f" "$rss / 1024") MiB RSS | | | | | | peak $(calc "%.1f" "$hwm / 1024") MiB | |"
+done
+
+if ((runs > 1)); then
+  echo
+  echo "The targets over the $runs runs (the same servers, one run after the other):"
+  echo
+  echo "| target | figure in each run | target | met |"
+  echo "|---|---|---|---|"
+  for name in "${names[@]}"; do
+    echo "| $name | ${run_figures[$name]} | ${run_target[$name]} | in ${run_met[$name]} of $runs runs |"
+  done
+fi
