@@ -393,20 +393,9 @@ pub(crate) enum Transport {
 }
 
 /// A connector's boxed error, as an error to keep as a source.
-#[derive(Debug)]
-struct ConnectFailed(crate::upstream::BoxError);
-
-impl std::fmt::Display for ConnectFailed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for ConnectFailed {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&*self.0)
-    }
-}
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct ConnectFailed(#[source] crate::upstream::BoxError);
 
 /// The error for a failure of the HTTP exchange itself (connect, TLS, a reset mid-body).
 ///
@@ -432,18 +421,15 @@ pub(crate) fn error_from_transport(
             ))
         }
     };
+    let request_failed = || Error::transport(format!("request to provider `{provider}` failed"));
     match err {
         Transport::Request(err) if err.is_connect() => connect_failed(&err).with_source(err),
         Transport::Connect(err) => {
             let err = ConnectFailed(err);
             connect_failed(&err).with_source(err)
         }
-        Transport::Request(err) => {
-            Error::transport(format!("request to provider `{provider}` failed")).with_source(err)
-        }
-        Transport::Send(err) => {
-            Error::transport(format!("request to provider `{provider}` failed")).with_source(err)
-        }
+        Transport::Request(err) => request_failed().with_source(err),
+        Transport::Send(err) => request_failed().with_source(err),
         Transport::Body(err) => Error::transport(format!(
             "connection to provider `{provider}` broke while reading the answer"
         ))

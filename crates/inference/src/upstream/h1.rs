@@ -15,9 +15,9 @@
 //! dropped; a checkout takes only a connection that is ready for a request, so one still
 //! draining the rest of a dropped answer waits, and one hyper closed (an answer dropped with
 //! much left unread) is dropped. Idle connections are kept 90 s, at most 64 per list, most
-//! recently used first. A request that finds its
-//! pooled connection closed before any of it was written is sent again on a new one, as the
-//! pooled client does; every other failure goes to bulkhead-retry.
+//! recently used first. A request that finds its pooled connection closed before any of it was
+//! written is sent again on a new one, as the pooled client does; every other failure goes to
+//! bulkhead-retry.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
