@@ -3,6 +3,7 @@
 //! One pooled HTTP client per provider, built once in [`OpenAiProvider::new`]; any vendor
 //! that speaks the OpenAI wire format is a different [`OpenAiConfig`], never different code.
 
+mod chunk_de;
 pub mod presets;
 mod stream;
 

@@ -13,6 +13,7 @@ use futures_core::Stream;
 use pin_project_lite::pin_project;
 
 use super::Inner;
+use super::chunk_de::ChunkDecoder;
 use crate::error::{Transport, UpstreamError, error_from_event};
 use crate::sse::{SseDecoder, SseEvent};
 use crate::upstream::{Clock, Response, TimedBody};
@@ -23,6 +24,7 @@ pin_project! {
         #[pin]
         body: TimedBody,
         decoder: SseDecoder,
+        chunks: ChunkDecoder,
         inner: Arc<Inner>,
         done: bool,
     }
@@ -33,6 +35,7 @@ impl SseChunkStream {
         Self {
             body: TimedBody::new(response, clock),
             decoder: SseDecoder::new(),
+            chunks: ChunkDecoder::default(),
             inner,
             done: false,
         }
@@ -47,7 +50,7 @@ enum Step {
     Fail(Error),
 }
 
-fn interpret(event: &SseEvent, provider: &str) -> Step {
+fn interpret(event: &SseEvent, chunks: &mut ChunkDecoder, provider: &str) -> Step {
     let data = event.data.trim();
     if data == "[DONE]" {
         return Step::Done;
@@ -56,7 +59,7 @@ fn interpret(event: &SseEvent, provider: &str) -> Step {
         return Step::Skip;
     }
     if event.event.as_deref() != Some("error")
-        && let Ok(chunk) = serde_json::from_str::<ChatChunk>(data)
+        && let Ok(chunk) = chunks.decode(data)
     {
         return Step::Chunk(chunk);
     }
@@ -96,7 +99,7 @@ impl Stream for SseChunkStream {
                         format!("provider `{provider}` sent a malformed event stream: {e}");
                     return Poll::Ready(Some(Err(Error::transport(message).with_source(e))));
                 }
-                Ok(Some(event)) => match interpret(&event, provider) {
+                Ok(Some(event)) => match interpret(&event, this.chunks, provider) {
                     Step::Skip => continue,
                     Step::Done => {
                         *this.done = true;
