@@ -186,7 +186,7 @@ for ((run = 1; run <= runs; run++)); do
   fixed "JSON, $rate req/s" "" 0.1 0.5
   fixed "stream ($chunks chunks), $rate req/s" "--stream" 0.2 -
   max "JSON, max" 0 35
-  max "stream ($chunks chunks), max" 1 -
+  max "stream ($chunks chunks), max" 1 35
   max "JSON cache hits, max" 0 60 "$cached" "$hit_pid"
   rss=$(status_kib VmRSS); hwm=$(status_kib VmHWM)
 
