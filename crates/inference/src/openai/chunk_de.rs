@@ -7,21 +7,23 @@
 //!
 //! - the head of every chunk of one answer (`id`, `object`, `created`, `model`, and the
 //!   `service_tier` and `system_fingerprint` OpenAI repeats) is the same bytes each time, so the
-//!   decoder remembers the head of a chunk it parsed in full and, when the next chunk starts with
-//!   exactly those bytes, clones the values instead of parsing them again;
+//!   decoder reads the head of the first chunk by hand and, when the next chunk starts with
+//!   exactly those bytes, clones the values instead of reading them again;
 //! - a text delta has one layout (`{"index":0,"delta":{"content":"..."},"logprobs":null,
-//!   "finish_reason":null}`), which is read by hand.
+//!   "finish_reason":null}`, with `"role":"assistant"` and `"refusal":null` on the first), and
+//!   so do the members OpenAI sends after the choices (`"usage":null`, `"obfuscation":"..."`):
+//!   they are read by hand too.
 //!
-//! Whatever else a chunk holds after its choices (`usage`, OpenAI's `obfuscation`) is still read
-//! by serde_json. Any chunk the fast path is not sure of goes to serde_json whole, so the result,
-//! and any error, is always exactly what `serde_json::from_str::<ChatChunk>` gives: the tests
-//! check that over real chunks of several servers, every truncation and thousands of one-byte
-//! edits.
+//! Other members after the choices (a final `usage`) are read by serde_json. Any chunk the fast
+//! path is not sure of goes to serde_json whole, so the result, and any error, is always exactly
+//! what `serde_json::from_str::<ChatChunk>` gives: the tests check that over real chunks of
+//! several servers, every truncation and ~250 k one-byte edits.
 
 use std::fmt;
 
 use bulkhead_core::{ChatChunk, ChunkChoice, Delta, FinishReason, Map, Nullable, Role, Usage};
 use serde::de::{self, Deserialize, Deserializer, IntoDeserializer, MapAccess, Visitor};
+use serde_json::Value;
 
 #[cfg(test)]
 mod tests;
@@ -29,12 +31,11 @@ mod tests;
 /// Parses the chunks of one stream, in order.
 #[derive(Debug, Clone)]
 pub(super) struct ChunkDecoder {
-    /// The head of the last chunk parsed in full, when its bytes are the canonical encoding.
+    /// The head of the last chunk whose head was read by hand.
     head: Option<Head>,
-    /// Whether to learn the head of the next chunk parsed in full: false once a chunk's head was
-    /// not in the canonical encoding (another server's field order, say), as the next one's will
-    /// not be either.
-    learn: bool,
+    /// Whether to read heads by hand: false once serde_json read a chunk whose head the fast
+    /// path could not (another server's field order, say), as the next one's will not do either.
+    read_heads: bool,
     /// Chunks read by the fast path, for the tests to prove it is taken.
     #[cfg(test)]
     fast: usize,
@@ -44,7 +45,7 @@ impl Default for ChunkDecoder {
     fn default() -> Self {
         Self {
             head: None,
-            learn: true,
+            read_heads: true,
             #[cfg(test)]
             fast: 0,
         }
@@ -54,10 +55,7 @@ impl Default for ChunkDecoder {
 impl ChunkDecoder {
     /// The chunk in `data` (an event's data, trimmed), exactly as `serde_json::from_str` reads it.
     pub(super) fn decode(&mut self, data: &str) -> serde_json::Result<ChatChunk> {
-        if let Some(head) = &self.head
-            && let Some(rest) = data.strip_prefix(head.bytes.as_str())
-            && let Some(chunk) = head.read_rest(rest)
-        {
+        if let Some(chunk) = self.by_hand(data) {
             #[cfg(test)]
             {
                 self.fast += 1;
@@ -65,16 +63,32 @@ impl ChunkDecoder {
             return Ok(chunk);
         }
         let chunk = serde_json::from_str::<ChatChunk>(data)?;
-        if self.learn {
-            self.head = Head::of(&chunk, data);
-            self.learn = self.head.is_some();
+        if self.head.is_none() {
+            // A chunk serde_json reads whole but whose head the fast path could not.
+            self.read_heads = false;
         }
         Ok(chunk)
     }
+
+    fn by_hand(&mut self, data: &str) -> Option<ChatChunk> {
+        if !self.read_heads {
+            return None;
+        }
+        let rest = match &self.head {
+            Some(head) if data.starts_with(&head.bytes) => &data[head.bytes.len()..],
+            _ => {
+                self.head = None;
+                let (head, rest) = Head::read(data)?;
+                self.head = Some(head);
+                rest
+            }
+        };
+        self.head.as_ref()?.read_rest(rest)
+    }
 }
 
-/// The values of a chunk's head and their canonical encoding, up to and including the opening
-/// bracket of `choices`.
+/// The values of a chunk's head, and its bytes up to and including the opening bracket of
+/// `choices`.
 #[derive(Debug, Clone)]
 struct Head {
     bytes: String,
@@ -87,34 +101,32 @@ struct Head {
 }
 
 impl Head {
-    /// `chunk`'s head, when `data` (what it was parsed from) starts with its canonical encoding:
-    /// then any chunk that starts with the same bytes has the same head.
-    fn of(chunk: &ChatChunk, data: &str) -> Option<Self> {
-        let mut bytes = String::with_capacity(192);
-        bytes.push_str("{\"id\":");
-        push_json_str(&mut bytes, &chunk.id)?;
-        bytes.push_str(",\"object\":");
-        push_json_str(&mut bytes, &chunk.object)?;
-        bytes.push_str(",\"created\":");
-        bytes.push_str(&chunk.created.to_string());
-        bytes.push_str(",\"model\":");
-        push_json_str(&mut bytes, &chunk.model)?;
-        push_nullable(&mut bytes, ",\"service_tier\":", &chunk.service_tier)?;
-        push_nullable(
-            &mut bytes,
-            ",\"system_fingerprint\":",
-            &chunk.system_fingerprint,
-        )?;
-        bytes.push_str(",\"choices\":[");
-        data.starts_with(&bytes).then(|| Self {
-            bytes,
-            id: chunk.id.clone(),
-            object: chunk.object.clone(),
-            created: chunk.created,
-            model: chunk.model.clone(),
-            service_tier: chunk.service_tier.clone(),
-            system_fingerprint: chunk.system_fingerprint.clone(),
-        })
+    /// `{"id":"...","object":"...","created":N,"model":"...",["service_tier":"..."|null,]
+    /// ["system_fingerprint":"..."|null,]"choices":[` at the start of `data`, and what follows.
+    fn read(data: &str) -> Option<(Self, &str)> {
+        let mut cursor = Cursor { rest: data };
+        cursor.expect("{\"id\":")?;
+        let id = cursor.string()?;
+        cursor.expect(",\"object\":")?;
+        let object = cursor.string()?;
+        cursor.expect(",\"created\":")?;
+        let created = cursor.integer()?;
+        cursor.expect(",\"model\":")?;
+        let model = cursor.string()?;
+        let service_tier = cursor.nullable_string(",\"service_tier\":")?;
+        let system_fingerprint = cursor.nullable_string(",\"system_fingerprint\":")?;
+        cursor.expect(",\"choices\":[")?;
+        let rest = cursor.rest;
+        let head = Self {
+            bytes: data[..data.len() - rest.len()].to_owned(),
+            id,
+            object,
+            created,
+            model,
+            service_tier,
+            system_fingerprint,
+        };
+        Some((head, rest))
     }
 
     /// The chunk whose bytes after this head are `rest`, or `None` when the fast path is not
@@ -124,22 +136,11 @@ impl Head {
         let mut choices = Vec::new();
         if !cursor.eat("]") {
             choices.push(cursor.text_choice()?);
-            if !cursor.eat("]") {
-                return None;
-            }
+            cursor.expect("]")?;
         }
-        let (usage, extra) = match cursor.rest {
-            "}" => (Nullable::Absent, Map::new()),
-            more => {
-                // `,"usage":...,"obfuscation":"..."}`: the object's other members.
-                // A member must follow the comma (`,}` is a trailing comma serde_json refuses).
-                let members = more.strip_prefix(',').filter(|m| m.starts_with('"'))?;
-                let mut object = String::with_capacity(members.len() + 1);
-                object.push('{');
-                object.push_str(members);
-                let Tail { usage, extra } = serde_json::from_str(&object).ok()?;
-                (usage, extra)
-            }
+        let (usage, extra) = match cursor.openai_members() {
+            Some(members) => members,
+            None => serde_members(cursor.rest)?,
         };
         Some(ChatChunk {
             id: self.id.clone(),
@@ -153,6 +154,21 @@ impl Head {
             extra,
         })
     }
+}
+
+/// The members after the choices, `rest` being `,"usage":...,"obfuscation":"..."}` or `}`, read
+/// by serde_json.
+fn serde_members(rest: &str) -> Option<(Nullable<Box<Usage>>, Map)> {
+    if rest == "}" {
+        return Some((Nullable::Absent, Map::new()));
+    }
+    // A member must follow the comma (`,}` is a trailing comma serde_json refuses).
+    let members = rest.strip_prefix(',').filter(|m| m.starts_with('"'))?;
+    let mut object = String::with_capacity(members.len() + 1);
+    object.push('{');
+    object.push_str(members);
+    let Tail { usage, extra } = serde_json::from_str(&object).ok()?;
+    Some((usage, extra))
 }
 
 /// A reader over the bytes of a chunk that gives up (`None`) on anything unexpected.
@@ -176,12 +192,13 @@ impl Cursor<'_> {
         self.eat(token).then_some(())
     }
 
-    /// `{"index":N,"delta":{["role":"assistant",]"content":"..."}[,"logprobs":null],
-    /// "finish_reason":null|"..."}`, or the same with an empty delta `{}`.
+    /// `{"index":N,"delta":{["role":"assistant",]"content":"..."[,"refusal":null]}
+    /// [,"logprobs":null],"finish_reason":null|"..."}`, or the same with an empty delta `{}`.
     fn text_choice(&mut self) -> Option<ChunkChoice> {
         self.expect("{\"index\":")?;
-        let index = self.u32()?;
+        let index = u32::try_from(self.integer()?).ok()?;
         self.expect(",\"delta\":{")?;
+        let mut delta_extra = Map::new();
         let (role, content) = if self.eat("}") {
             // The last chunk of a choice often adds nothing.
             (None, Nullable::Absent)
@@ -191,6 +208,9 @@ impl Cursor<'_> {
                 .then_some(Role::Assistant);
             self.expect("\"content\":")?;
             let content = self.string()?;
+            if self.eat(",\"refusal\":null") {
+                delta_extra.insert("refusal".to_owned(), Value::Null);
+            }
             self.expect("}")?;
             (role, Nullable::Value(content))
         };
@@ -214,7 +234,7 @@ impl Cursor<'_> {
                 role,
                 content,
                 tool_calls: None,
-                extra: Map::new(),
+                extra: delta_extra,
             },
             logprobs,
             finish_reason,
@@ -222,8 +242,8 @@ impl Cursor<'_> {
         })
     }
 
-    /// A non-negative integer without leading zeros that fits a `u32`.
-    fn u32(&mut self) -> Option<u32> {
+    /// A non-negative integer without leading zeros that fits a `u64`.
+    fn integer(&mut self) -> Option<u64> {
         let digits = self.rest.bytes().take_while(u8::is_ascii_digit).count();
         let (number, rest) = self.rest.split_at(digits);
         if number.is_empty() || (number.len() > 1 && number.starts_with('0')) {
@@ -232,6 +252,32 @@ impl Cursor<'_> {
         let value = number.parse().ok()?;
         self.rest = rest;
         Some(value)
+    }
+
+    /// `key` then a string or `null`; absent when the bytes do not start with `key`.
+    fn nullable_string(&mut self, key: &str) -> Option<Nullable<String>> {
+        if !self.eat(key) {
+            return Some(Nullable::Absent);
+        }
+        if self.eat("null") {
+            return Some(Nullable::Null);
+        }
+        self.string().map(Nullable::Value)
+    }
+
+    /// What OpenAI sends after the choices, to the end: `[,"usage":null][,"obfuscation":"..."]}`.
+    fn openai_members(&self) -> Option<(Nullable<Box<Usage>>, Map)> {
+        let mut cursor = Cursor { rest: self.rest };
+        let usage = if cursor.eat(",\"usage\":null") {
+            Nullable::Null
+        } else {
+            Nullable::Absent
+        };
+        let mut extra = Map::new();
+        if cursor.eat(",\"obfuscation\":") {
+            extra.insert("obfuscation".to_owned(), Value::String(cursor.string()?));
+        }
+        (cursor.rest == "}").then_some((usage, extra))
     }
 
     /// A JSON string: copied when it has no escapes, else unescaped by serde_json.
@@ -303,24 +349,4 @@ impl<'de> Deserialize<'de> for Tail {
         }
         deserializer.deserialize_map(V)
     }
-}
-
-fn push_json_str(out: &mut String, value: &str) -> Option<()> {
-    out.push_str(&serde_json::to_string(value).ok()?);
-    Some(())
-}
-
-fn push_nullable(out: &mut String, key: &str, value: &Nullable<String>) -> Option<()> {
-    match value {
-        Nullable::Absent => {}
-        Nullable::Null => {
-            out.push_str(key);
-            out.push_str("null");
-        }
-        Nullable::Value(text) => {
-            out.push_str(key);
-            push_json_str(out, text)?;
-        }
-    }
-    Some(())
 }
