@@ -28,9 +28,24 @@ use serde_json::Value;
 #[cfg(test)]
 mod tests;
 
-/// Parses the chunks of one stream, in order.
+/// Parses the `data` of one stream's `chat.completion.chunk` events, in order, faster than
+/// `serde_json::from_str::<ChatChunk>` and always with its result (see the module docs). Use one
+/// decoder per stream: it keeps the head of the chunk before.
+///
+/// ```
+/// use bulkhead_inference::openai::ChunkDecoder;
+///
+/// let mut decoder = ChunkDecoder::new();
+/// let head = r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m","choices":"#;
+/// for text in ["Hel", "lo"] {
+///     let data = format!(r#"{head}[{{"index":0,"delta":{{"content":"{text}"}},"finish_reason":null}}]}}"#);
+///     let chunk = decoder.decode(&data)?;
+///     assert_eq!(chunk.choices[0].delta.content.as_ref().map(String::as_str), Some(text));
+/// }
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone)]
-pub(super) struct ChunkDecoder {
+pub struct ChunkDecoder {
     /// The head of the last chunk whose head was read by hand.
     head: Option<Head>,
     /// Whether to read heads by hand: false once serde_json read a chunk whose head the fast
@@ -53,8 +68,16 @@ impl Default for ChunkDecoder {
 }
 
 impl ChunkDecoder {
+    /// A decoder for a new stream.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
     /// The chunk in `data` (an event's data, trimmed), exactly as `serde_json::from_str` reads it.
-    pub(super) fn decode(&mut self, data: &str) -> serde_json::Result<ChatChunk> {
+    ///
+    /// # Errors
+    /// serde_json's error when `data` is not a chunk.
+    pub fn decode(&mut self, data: &str) -> serde_json::Result<ChatChunk> {
         if let Some(chunk) = self.by_hand(data) {
             #[cfg(test)]
             {

@@ -7,6 +7,8 @@ mod chunk_de;
 pub mod presets;
 mod stream;
 
+pub use chunk_de::ChunkDecoder;
+
 use std::fmt;
 use std::sync::Arc;
 

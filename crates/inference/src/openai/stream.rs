@@ -12,8 +12,8 @@ use bulkhead_core::{ChatChunk, Error, Result};
 use futures_core::Stream;
 use pin_project_lite::pin_project;
 
+use super::ChunkDecoder;
 use super::Inner;
-use super::chunk_de::ChunkDecoder;
 use crate::error::{Transport, UpstreamError, error_from_event};
 use crate::sse::{SseDecoder, SseEvent};
 use crate::upstream::{Clock, Response, TimedBody};
