@@ -179,12 +179,9 @@ impl Head {
     }
 }
 
-/// The members after the choices, `rest` being `,"usage":...,"obfuscation":"..."}` or `}`, read
-/// by serde_json.
+/// The members after the choices that [`Cursor::openai_members`] does not read (`rest` being
+/// `,"usage":{...},...}`), read by serde_json.
 fn serde_members(rest: &str) -> Option<(Nullable<Box<Usage>>, Map)> {
-    if rest == "}" {
-        return Some((Nullable::Absent, Map::new()));
-    }
     // A member must follow the comma (`,}` is a trailing comma serde_json refuses).
     let members = rest.strip_prefix(',').filter(|m| m.starts_with('"'))?;
     let mut object = String::with_capacity(members.len() + 1);
