@@ -16,12 +16,12 @@ use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::Nullable;
 use crate::chat::{
     ChatRequest, ChatResponse, Choice, CompletionTokensDetails, ContentPart, FinishReason, Map,
     Message, MessageContent, PromptTokensDetails, Role, StreamOptions, Usage,
 };
 use crate::chunk::{ChatChunk, ChunkChoice, Delta};
+use crate::{Nullable, SharedStr};
 
 /// An object key, borrowed from the input when it has no escapes.
 struct Key<'de>(Cow<'de, str>);
@@ -180,12 +180,12 @@ object_with_extra!(CompletionTokensDetails, "completion token details", {
 });
 
 object_with_extra!(ChatChunk, "a chat completion chunk", {
-    required id: String,
-    required object: String,
+    required id: SharedStr,
+    required object: SharedStr,
     required created: u64,
-    required model: String,
-    default service_tier: Nullable<String>,
-    default system_fingerprint: Nullable<String>,
+    required model: SharedStr,
+    default service_tier: Nullable<SharedStr>,
+    default system_fingerprint: Nullable<SharedStr>,
     required choices: Vec<ChunkChoice>,
     default usage: Nullable<Box<Usage>>,
 });

@@ -2,26 +2,27 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::Nullable;
 use crate::chat::{FinishReason, Map, Role, Usage};
+use crate::{Nullable, SharedStr};
 
 /// One server-sent event of a streamed chat completion.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChatChunk {
-    /// The completion id, the same on every chunk of one answer.
-    pub id: String,
+    /// The completion id, the same on every chunk of one answer (shared, like the other
+    /// fields every chunk repeats: cloning it costs no allocation).
+    pub id: SharedStr,
     /// Always `"chat.completion.chunk"`.
-    pub object: String,
+    pub object: SharedStr,
     /// Unix time, in seconds, of creation.
     pub created: u64,
     /// The model that answers.
-    pub model: String,
+    pub model: SharedStr,
     /// The processing tier serving the request, as OpenAI reports it on every chunk.
     #[serde(default, skip_serializing_if = "Nullable::is_absent")]
-    pub service_tier: Nullable<String>,
+    pub service_tier: Nullable<SharedStr>,
     /// The backend configuration answering, as OpenAI reports it on every chunk.
     #[serde(default, skip_serializing_if = "Nullable::is_absent")]
-    pub system_fingerprint: Nullable<String>,
+    pub system_fingerprint: Nullable<SharedStr>,
     /// Deltas per choice; empty on the final usage chunk.
     pub choices: Vec<ChunkChoice>,
     /// The usage of the whole answer, on the final chunk when `include_usage` was asked.

@@ -26,6 +26,7 @@ mod error;
 mod extensions;
 mod model;
 mod nullable;
+mod shared_str;
 mod stream;
 
 pub use chat::{
@@ -42,6 +43,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use extensions::{CacheStatus, CallReport, Deadline, Deployment, RequestId, Tenant};
 pub use model::{ChatModel, ChatStream, EmbeddingModel};
 pub use nullable::Nullable;
+pub use shared_str::SharedStr;
 pub use stream::{ChunkAccumulator, collect_stream, replay_as_chunks};
 
 /// Re-exported so implementors of the traits need not depend on `async-trait` by name.

@@ -29,6 +29,24 @@ impl<T> Nullable<T> {
         }
     }
 
+    /// A reference to what the field holds, keeping absent and `null` apart.
+    pub fn as_value(&self) -> Nullable<&T> {
+        match self {
+            Nullable::Absent => Nullable::Absent,
+            Nullable::Null => Nullable::Null,
+            Nullable::Value(v) => Nullable::Value(v),
+        }
+    }
+
+    /// The value converted by `f`, keeping absent and `null` apart.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Nullable<U> {
+        match self {
+            Nullable::Absent => Nullable::Absent,
+            Nullable::Null => Nullable::Null,
+            Nullable::Value(v) => Nullable::Value(f(v)),
+        }
+    }
+
     /// The value, mutably.
     pub fn as_mut(&mut self) -> Option<&mut T> {
         match self {

@@ -7,7 +7,7 @@ use crate::chat::{
     ChatResponse, Choice, FunctionCall, Map, Message, MessageContent, Role, ToolCall,
 };
 use crate::chunk::{ChatChunk, ChunkChoice, Delta, FunctionCallDelta, ToolCallDelta};
-use crate::{ChatStream, Nullable, Result, Usage};
+use crate::{ChatStream, Nullable, Result, SharedStr, Usage};
 
 /// Builds a [`ChatResponse`] from chunks, one [`push`](Self::push) at a time.
 ///
@@ -55,18 +55,17 @@ impl ChunkAccumulator {
     pub fn push(&mut self, chunk: &ChatChunk) {
         if !self.started {
             self.started = true;
-            self.id.clone_from(&chunk.id);
+            self.id = chunk.id.to_string();
             self.created = chunk.created;
-            self.model.clone_from(&chunk.model);
+            self.model = chunk.model.to_string();
             self.extra = chunk.extra.clone();
         }
         // OpenAI repeats these on every chunk; the first that names one wins.
         if !self.service_tier.is_value() && !chunk.service_tier.is_absent() {
-            self.service_tier.clone_from(&chunk.service_tier);
+            self.service_tier = chunk.service_tier.as_value().map(String::from);
         }
         if !self.system_fingerprint.is_value() && !chunk.system_fingerprint.is_absent() {
-            self.system_fingerprint
-                .clone_from(&chunk.system_fingerprint);
+            self.system_fingerprint = chunk.system_fingerprint.as_value().map(String::from);
         }
         if let Nullable::Value(usage) = &chunk.usage {
             self.usage = Some(Usage::clone(usage));
@@ -209,13 +208,18 @@ pub async fn collect_stream(mut stream: ChatStream) -> Result<ChatResponse> {
 /// role, the whole content and the tool calls, then one with the finish reason; and, when
 /// `include_usage` is set and the response has usage, a final chunk with no choices.
 pub fn replay_as_chunks(response: &ChatResponse, include_usage: bool) -> Vec<ChatChunk> {
+    let id = SharedStr::from(&response.id);
+    let object = SharedStr::from("chat.completion.chunk");
+    let model = SharedStr::from(&response.model);
+    let service_tier = response.service_tier.as_value().map(SharedStr::from);
+    let system_fingerprint = response.system_fingerprint.as_value().map(SharedStr::from);
     let chunk = |choices: Vec<ChunkChoice>, usage: Nullable<Box<Usage>>| ChatChunk {
-        id: response.id.clone(),
-        object: "chat.completion.chunk".to_owned(),
+        id: id.clone(),
+        object: object.clone(),
         created: response.created,
-        model: response.model.clone(),
-        service_tier: response.service_tier.clone(),
-        system_fingerprint: response.system_fingerprint.clone(),
+        model: model.clone(),
+        service_tier: service_tier.clone(),
+        system_fingerprint: system_fingerprint.clone(),
         choices,
         usage,
         extra: response.extra.clone(),

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use bulkhead_core::{
     ChatChunk, ChunkChoice, Delta, Error, FinishReason, FunctionCallDelta, Map, Nullable, Result,
-    Role, ToolCallDelta,
+    Role, SharedStr, ToolCallDelta,
 };
 use serde_json::json;
 
@@ -38,8 +38,10 @@ pub struct StreamTranslator {
     provider: Arc<str>,
     include_usage: bool,
     created: u64,
-    id: String,
-    model: String,
+    /// The head every chunk repeats, shared by all of them.
+    id: SharedStr,
+    object: SharedStr,
+    model: SharedStr,
     started: bool,
     done: bool,
     tools_started: u32,
@@ -65,8 +67,9 @@ impl StreamTranslator {
             provider: provider.into(),
             include_usage,
             created: now(),
-            id: String::new(),
-            model: String::new(),
+            id: SharedStr::default(),
+            object: SharedStr::from("chat.completion.chunk"),
+            model: SharedStr::default(),
             started: false,
             done: false,
             tools_started: 0,
@@ -143,8 +146,8 @@ impl StreamTranslator {
             }
             StreamEvent::MessageStart { message } => {
                 self.started = true;
-                self.id = message.id;
-                self.model = message.model;
+                self.id = message.id.into();
+                self.model = message.model.into();
                 self.usage.update(&message.usage);
                 out.push(self.chunk(
                     Delta {
@@ -313,7 +316,7 @@ impl StreamTranslator {
     fn bare_chunk(&self, choices: Vec<ChunkChoice>) -> ChatChunk {
         ChatChunk {
             id: self.id.clone(),
-            object: "chat.completion.chunk".to_owned(),
+            object: self.object.clone(),
             created: self.created,
             model: self.model.clone(),
             choices,

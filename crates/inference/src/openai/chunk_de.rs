@@ -21,7 +21,9 @@
 
 use std::fmt;
 
-use bulkhead_core::{ChatChunk, ChunkChoice, Delta, FinishReason, Map, Nullable, Role, Usage};
+use bulkhead_core::{
+    ChatChunk, ChunkChoice, Delta, FinishReason, Map, Nullable, Role, SharedStr, Usage,
+};
 use serde::de::{self, Deserialize, Deserializer, IntoDeserializer, MapAccess, Visitor};
 use serde_json::Value;
 
@@ -115,12 +117,12 @@ impl ChunkDecoder {
 #[derive(Debug, Clone)]
 struct Head {
     bytes: String,
-    id: String,
-    object: String,
+    id: SharedStr,
+    object: SharedStr,
     created: u64,
-    model: String,
-    service_tier: Nullable<String>,
-    system_fingerprint: Nullable<String>,
+    model: SharedStr,
+    service_tier: Nullable<SharedStr>,
+    system_fingerprint: Nullable<SharedStr>,
 }
 
 impl Head {
@@ -142,12 +144,12 @@ impl Head {
         let rest = cursor.rest;
         let head = Self {
             bytes: data[..data.len() - rest.len()].to_owned(),
-            id,
-            object,
+            id: id.into(),
+            object: object.into(),
             created,
-            model,
-            service_tier,
-            system_fingerprint,
+            model: model.into(),
+            service_tier: service_tier.map(SharedStr::from),
+            system_fingerprint: system_fingerprint.map(SharedStr::from),
         };
         Some((head, rest))
     }

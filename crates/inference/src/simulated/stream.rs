@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bulkhead_core::{
     ChatChunk, ChatResponse, Choice, ChunkChoice, Delta, FinishReason, FunctionCall,
-    FunctionCallDelta, Map, Message, MessageContent, Nullable, Result, Role, ToolCall,
+    FunctionCallDelta, Map, Message, MessageContent, Nullable, Result, Role, SharedStr, ToolCall,
     ToolCallDelta, Usage,
 };
 use futures_core::Stream;
@@ -114,6 +114,10 @@ pub(super) struct Pacing {
 #[derive(Debug)]
 pub(super) struct SimStream {
     plan: Plan,
+    /// The plan's id and model, and the object, shared by every chunk.
+    id: SharedStr,
+    object: SharedStr,
+    model: SharedStr,
     step: usize,
     tokens: usize,
     include_usage: bool,
@@ -135,6 +139,9 @@ impl SimStream {
             Body::Tool(_, ends) => ends.len(),
         };
         Self {
+            id: SharedStr::from(&plan.id),
+            object: SharedStr::from("chat.completion.chunk"),
+            model: SharedStr::from(&plan.model),
             plan,
             step: 0,
             tokens,
@@ -155,10 +162,10 @@ impl SimStream {
 
     fn chunk(&self, delta: Delta, finish_reason: Option<FinishReason>) -> ChatChunk {
         ChatChunk {
-            id: self.plan.id.clone(),
-            object: "chat.completion.chunk".to_owned(),
+            id: self.id.clone(),
+            object: self.object.clone(),
             created: self.plan.created,
-            model: self.plan.model.clone(),
+            model: self.model.clone(),
             choices: vec![ChunkChoice {
                 index: 0,
                 delta,

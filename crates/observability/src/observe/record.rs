@@ -207,7 +207,7 @@ impl Recorder {
             self.usage = Some(usage.counts());
         }
         if self.response_model.is_none() && !chunk.model.is_empty() {
-            self.response_model = Some(chunk.model.clone());
+            self.response_model = Some(chunk.model.to_string());
         }
         if chunk.choices.is_empty() {
             return;

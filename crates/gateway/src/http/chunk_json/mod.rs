@@ -11,7 +11,7 @@
 //! check.
 
 use bulkhead_core::{
-    ChatChunk, ChunkChoice, Delta, FinishReason, FunctionCallDelta, Map, Nullable, Role,
+    ChatChunk, ChunkChoice, Delta, FinishReason, FunctionCallDelta, Map, Nullable, Role, SharedStr,
     ToolCallDelta, Usage,
 };
 use bytes::{BufMut, BytesMut};
@@ -24,11 +24,11 @@ const CHUNK_OBJECT: &str = "chat.completion.chunk";
 /// The encoded constant prefix of one stream's chunks, and what it was encoded from.
 #[derive(Debug, Default)]
 pub(crate) struct ChunkEncoder {
-    id: String,
+    id: SharedStr,
     created: u64,
-    model: String,
-    service_tier: Nullable<String>,
-    system_fingerprint: Nullable<String>,
+    model: SharedStr,
+    service_tier: Nullable<SharedStr>,
+    system_fingerprint: Nullable<SharedStr>,
     /// `{"id":"...","object":"chat.completion.chunk","created":N,"model":"...",` and the
     /// service tier and fingerprint when present; empty until the first chunk.
     prefix: Vec<u8>,
@@ -85,12 +85,11 @@ impl ChunkEncoder {
     }
 
     fn cache_prefix(&mut self, chunk: &ChatChunk) {
-        self.id.clone_from(&chunk.id);
+        self.id = chunk.id.clone();
         self.created = chunk.created;
-        self.model.clone_from(&chunk.model);
-        self.service_tier.clone_from(&chunk.service_tier);
-        self.system_fingerprint
-            .clone_from(&chunk.system_fingerprint);
+        self.model = chunk.model.clone();
+        self.service_tier = chunk.service_tier.clone();
+        self.system_fingerprint = chunk.system_fingerprint.clone();
         let prefix = &mut self.prefix;
         prefix.clear();
         prefix.put_slice(b"{\"id\":");
@@ -266,7 +265,11 @@ fn write_unknown<B: BufMut>(
 }
 
 /// `,"key":value` for a field that is left out when absent: `key` is `,"name":`.
-pub(crate) fn write_nullable_str(buf: &mut impl BufMut, key: &[u8], value: &Nullable<String>) {
+pub(crate) fn write_nullable_str(
+    buf: &mut impl BufMut,
+    key: &[u8],
+    value: &Nullable<impl AsRef<str>>,
+) {
     match value {
         Nullable::Absent => {}
         Nullable::Null => {
@@ -275,7 +278,7 @@ pub(crate) fn write_nullable_str(buf: &mut impl BufMut, key: &[u8], value: &Null
         }
         Nullable::Value(text) => {
             buf.put_slice(key);
-            write_str(buf, text);
+            write_str(buf, text.as_ref());
         }
     }
 }

@@ -11,10 +11,10 @@ use super::ChunkEncoder;
 
 fn chunk(id: &str, model: &str, delta: Delta, finish: Option<FinishReason>) -> ChatChunk {
     ChatChunk {
-        id: id.to_owned(),
-        object: "chat.completion.chunk".to_owned(),
+        id: id.into(),
+        object: "chat.completion.chunk".into(),
         created: 1_700_000_000,
-        model: model.to_owned(),
+        model: model.into(),
         choices: vec![ChunkChoice {
             index: 0,
             delta,
@@ -227,7 +227,7 @@ fn unknown_fields_and_usage_details_are_written_in_place_as_serde_does() {
         let owned = |v: Nullable<&str>| match v {
             Nullable::Absent => Nullable::Absent,
             Nullable::Null => Nullable::Null,
-            Nullable::Value(v) => Nullable::Value(v.to_owned()),
+            Nullable::Value(v) => Nullable::Value(v.into()),
         };
         let mut c = base.clone();
         c.service_tier = owned(tier);
@@ -267,7 +267,7 @@ fn unknown_fields_and_usage_details_are_written_in_place_as_serde_does() {
 #[test]
 fn another_object_is_left_to_serde() {
     let mut c = chunk("c", "m", text("hi"), None);
-    c.object = "chat.completion".to_owned();
+    c.object = "chat.completion".into();
     let mut buf = BytesMut::from(&b"data: "[..]);
     assert!(!ChunkEncoder::default().encode(&mut buf, &c));
     assert_eq!(&buf[..], b"data: ", "left untouched");
