@@ -45,7 +45,7 @@ mod upstream;
 pub use anthropic::{AnthropicConfig, AnthropicProvider, StreamTranslator};
 pub use openai::{OpenAiConfig, OpenAiProvider};
 pub use simulated::{Fault, FaultKind, SimulatedConfig, SimulatedProvider};
-pub use sse::{SseDecoder, SseError, SseEvent};
+pub use sse::{SseDecoder, SseError, SseEvent, SseEventRef};
 pub use timeouts::Timeouts;
 
 /// Install rustls' `ring` crypto provider as the process default, once.

@@ -36,6 +36,30 @@ pub struct SseEvent {
     pub id: Option<String>,
 }
 
+/// One dispatched server-sent event, borrowed from the decoder until its next call: the
+/// decoder keeps one buffer for the data of all events, so reading events this way allocates
+/// nothing per event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SseEventRef<'a> {
+    /// The `event:` field; `None` means the default type, `message`.
+    pub event: Option<&'a str>,
+    /// The `data:` lines of the event, joined with `\n`.
+    pub data: &'a str,
+    /// The last event id seen on the stream; `None` while no non-empty id was sent.
+    pub id: Option<&'a str>,
+}
+
+impl SseEventRef<'_> {
+    /// The event, owned.
+    pub fn to_owned(&self) -> SseEvent {
+        SseEvent {
+            event: self.event.map(str::to_owned),
+            data: self.data.to_owned(),
+            id: self.id.map(str::to_owned),
+        }
+    }
+}
+
 /// Why a byte stream cannot be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -80,6 +104,9 @@ struct EventState {
     event: String,
     last_id: String,
     retry: Option<u64>,
+    /// `data` and `event` belong to the event handed out last; they are cleared (keeping
+    /// their capacity) on the next call.
+    dispatched: bool,
 }
 
 impl Default for SseDecoder {
@@ -125,11 +152,22 @@ impl SseDecoder {
     /// Whether bytes of an unfinished line or event are pending; at the end of a stream this
     /// means the stream was cut mid-event (the standard discards such an event).
     pub fn has_partial(&self) -> bool {
-        self.pos < self.buf.len() || !self.state.data.is_empty()
+        self.pos < self.buf.len() || (!self.state.dispatched && !self.state.data.is_empty())
     }
 
     /// The next complete event, `Ok(None)` when more bytes are needed.
     pub fn next_event(&mut self) -> Result<Option<SseEvent>, SseError> {
+        Ok(self.next_event_ref()?.map(|event| event.to_owned()))
+    }
+
+    /// The next complete event, borrowed from the decoder (see [`SseEventRef`]); `Ok(None)`
+    /// when more bytes are needed. The cheaper of the two ways to read events.
+    pub fn next_event_ref(&mut self) -> Result<Option<SseEventRef<'_>>, SseError> {
+        if self.state.dispatched {
+            self.state.dispatched = false;
+            self.state.data.clear();
+            self.state.event.clear();
+        }
         loop {
             if self.skip_lf {
                 match self.buf.get(self.pos) {
@@ -169,11 +207,16 @@ impl SseDecoder {
             }
             let line = &rest[..len];
             self.skip_lf = rest[len] == b'\r';
-            let event = self.state.process_line(line, self.max_len);
+            let dispatched = self.state.process_line(line, self.max_len);
             self.pos += len + 1;
             self.scanned = 0;
-            if let Some(event) = event? {
-                return Ok(Some(event));
+            if dispatched? {
+                let state = &self.state;
+                return Ok(Some(SseEventRef {
+                    event: (!state.event.is_empty()).then_some(state.event.as_str()),
+                    data: &state.data,
+                    id: (!state.last_id.is_empty()).then_some(state.last_id.as_str()),
+                }));
             }
         }
     }
@@ -187,12 +230,13 @@ fn find_line_end(bytes: &[u8]) -> Option<usize> {
 }
 
 impl EventState {
-    fn process_line(&mut self, line: &[u8], max: usize) -> Result<Option<SseEvent>, SseError> {
+    /// Take in one line; `true` when it dispatched an event (then in `data` and `event`).
+    fn process_line(&mut self, line: &[u8], max: usize) -> Result<bool, SseError> {
         if line.is_empty() {
             return Ok(self.dispatch());
         }
         if line[0] == b':' {
-            return Ok(None); // a comment, often sent as a keep-alive
+            return Ok(false); // a comment, often sent as a keep-alive
         }
         let (field, value) = match memchr::memchr(b':', line) {
             Some(colon) => {
@@ -207,7 +251,8 @@ impl EventState {
                     return Err(SseError::EventTooLarge { limit: max });
                 }
                 if self.data.is_empty() {
-                    // Usually the only data line: one allocation of the right size.
+                    // Usually the only data line: at most one allocation of the right size
+                    // (none once the buffer, kept across events, is large enough).
                     self.data.reserve_exact(value.len() + 1);
                 }
                 push_utf8(&mut self.data, value);
@@ -226,19 +271,18 @@ impl EventState {
             }
             _ => {} // unknown fields are ignored
         }
-        Ok(None)
+        Ok(false)
     }
 
-    fn dispatch(&mut self) -> Option<SseEvent> {
+    /// End the event at a blank line: `true` when it has data to hand out.
+    fn dispatch(&mut self) -> bool {
         if self.data.is_empty() {
             self.event.clear();
-            return None;
+            return false;
         }
-        let mut data = std::mem::take(&mut self.data);
-        data.pop(); // the '\n' after the last data line
-        let event = (!self.event.is_empty()).then(|| std::mem::take(&mut self.event));
-        let id = (!self.last_id.is_empty()).then(|| self.last_id.clone());
-        Some(SseEvent { event, data, id })
+        self.data.pop(); // the '\n' after the last data line
+        self.dispatched = true;
+        true
     }
 }
 

@@ -110,3 +110,27 @@ fn partial_event_is_reported() {
     assert!(d.next_event().expect("valid").is_some());
     assert!(!d.has_partial());
 }
+
+#[test]
+fn borrowed_events_do_not_carry_into_the_next() {
+    // One buffer serves every borrowed event: a long event, a typed one and a short one must
+    // each read exactly their own data and type, split or not.
+    let body = b"data: a long first event\n\nevent: add\ndata: 2\n\ndata: 3\nid: x\n\n";
+    let owned = decode_all(&[body]);
+    for cut in 0..=body.len() {
+        let mut d = SseDecoder::new();
+        let mut borrowed = Vec::new();
+        for piece in [&body[..cut], &body[cut..]] {
+            d.push(piece);
+            while let Some(e) = d.next_event_ref().expect("valid stream") {
+                borrowed.push(e.to_owned());
+            }
+        }
+        assert_eq!(borrowed, owned, "cut at {cut}");
+        assert!(!d.has_partial(), "cut at {cut}");
+    }
+    let data: Vec<_> = owned.iter().map(|e| e.data.as_str()).collect();
+    assert_eq!(data, ["a long first event", "2", "3"]);
+    let types: Vec<_> = owned.iter().map(|e| e.event.as_deref()).collect();
+    assert_eq!(types, [None, Some("add"), None]);
+}

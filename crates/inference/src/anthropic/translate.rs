@@ -92,9 +92,18 @@ impl StreamTranslator {
 
     /// Decode `bytes` (any split of the body) and translate every complete event.
     pub fn push_bytes(&mut self, bytes: &[u8], out: &mut Vec<ChatChunk>) -> Result<Progress> {
-        self.decoder.push(bytes);
+        // The decoder lends each event's data; it is set aside while the events are read.
+        let mut decoder = std::mem::take(&mut self.decoder);
+        decoder.push(bytes);
+        let read = self.read_events(&mut decoder, out);
+        self.decoder = decoder;
+        read?;
+        Ok(self.progress())
+    }
+
+    fn read_events(&mut self, decoder: &mut SseDecoder, out: &mut Vec<ChatChunk>) -> Result<()> {
         while !self.done {
-            let event = self.decoder.next_event().map_err(|e| {
+            let event = decoder.next_event_ref().map_err(|e| {
                 Error::transport(format!(
                     "provider `{}` sent a malformed event stream: {e}",
                     self.provider
@@ -102,17 +111,21 @@ impl StreamTranslator {
                 .with_source(e)
             })?;
             match event {
-                Some(event) => self.push_sse(&event, out)?,
+                Some(event) => self.push_data(event.data, out)?,
                 None => break,
             };
         }
-        Ok(self.progress())
+        Ok(())
     }
 
     /// Translate one decoded server-sent event. The event's type is read from its JSON `type`
     /// (Anthropic repeats it in the `event:` line).
     pub fn push_sse(&mut self, event: &SseEvent, out: &mut Vec<ChatChunk>) -> Result<Progress> {
-        let data = event.data.trim();
+        self.push_data(&event.data, out)
+    }
+
+    fn push_data(&mut self, data: &str, out: &mut Vec<ChatChunk>) -> Result<Progress> {
+        let data = data.trim();
         if data.is_empty() {
             return Ok(self.progress());
         }

@@ -15,7 +15,7 @@ use pin_project_lite::pin_project;
 use super::ChunkDecoder;
 use super::Inner;
 use crate::error::{Transport, UpstreamError, error_from_event};
-use crate::sse::{SseDecoder, SseEvent};
+use crate::sse::{SseDecoder, SseEventRef};
 use crate::upstream::{Clock, Response, TimedBody};
 
 pin_project! {
@@ -50,7 +50,7 @@ enum Step {
     Fail(Error),
 }
 
-fn interpret(event: &SseEvent, chunks: &mut ChunkDecoder, provider: &str) -> Step {
+fn interpret(event: SseEventRef<'_>, chunks: &mut ChunkDecoder, provider: &str) -> Step {
     let data = event.data.trim();
     if data == "[DONE]" {
         return Step::Done;
@@ -58,7 +58,7 @@ fn interpret(event: &SseEvent, chunks: &mut ChunkDecoder, provider: &str) -> Ste
     if data.is_empty() {
         return Step::Skip;
     }
-    if event.event.as_deref() != Some("error")
+    if event.event != Some("error")
         && let Ok(chunk) = chunks.decode(data)
     {
         return Step::Chunk(chunk);
@@ -67,7 +67,7 @@ fn interpret(event: &SseEvent, chunks: &mut ChunkDecoder, provider: &str) -> Ste
     let value = serde_json::from_str::<serde_json::Value>(data).ok();
     match value.as_ref().and_then(UpstreamError::from_value) {
         Some(upstream) => Step::Fail(error_from_event(provider, &upstream)),
-        None if event.event.as_deref() == Some("error") => Step::Fail(error_from_event(
+        None if event.event == Some("error") => Step::Fail(error_from_event(
             provider,
             &UpstreamError {
                 message: Some(data.to_owned()),
@@ -92,14 +92,14 @@ impl Stream for SseChunkStream {
         let provider = &*upstream.name;
         loop {
             // 1. Hand out what is already decoded.
-            match this.decoder.next_event() {
+            match this.decoder.next_event_ref() {
                 Err(e) => {
                     *this.done = true;
                     let message =
                         format!("provider `{provider}` sent a malformed event stream: {e}");
                     return Poll::Ready(Some(Err(Error::transport(message).with_source(e))));
                 }
-                Ok(Some(event)) => match interpret(&event, this.chunks, provider) {
+                Ok(Some(event)) => match interpret(event, this.chunks, provider) {
                     Step::Skip => continue,
                     Step::Done => {
                         *this.done = true;
