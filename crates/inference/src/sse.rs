@@ -51,7 +51,7 @@ pub struct SseEventRef<'a> {
 
 impl SseEventRef<'_> {
     /// The event, owned.
-    pub fn to_owned(&self) -> SseEvent {
+    pub fn into_owned(self) -> SseEvent {
         SseEvent {
             event: self.event.map(str::to_owned),
             data: self.data.to_owned(),
@@ -157,7 +157,7 @@ impl SseDecoder {
 
     /// The next complete event, `Ok(None)` when more bytes are needed.
     pub fn next_event(&mut self) -> Result<Option<SseEvent>, SseError> {
-        Ok(self.next_event_ref()?.map(|event| event.to_owned()))
+        Ok(self.next_event_ref()?.map(SseEventRef::into_owned))
     }
 
     /// The next complete event, borrowed from the decoder (see [`SseEventRef`]); `Ok(None)`

@@ -123,7 +123,7 @@ fn borrowed_events_do_not_carry_into_the_next() {
         for piece in [&body[..cut], &body[cut..]] {
             d.push(piece);
             while let Some(e) = d.next_event_ref().expect("valid stream") {
-                borrowed.push(e.to_owned());
+                borrowed.push(e.into_owned());
             }
         }
         assert_eq!(borrowed, owned, "cut at {cut}");
