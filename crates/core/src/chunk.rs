@@ -11,7 +11,7 @@ pub struct ChatChunk {
     /// The completion id, the same on every chunk of one answer (shared, like the other
     /// fields every chunk repeats: cloning it costs no allocation).
     pub id: SharedStr,
-    /// Always `"chat.completion.chunk"`.
+    /// Always `"chat.completion.chunk"` ([`ChatChunk::OBJECT`]).
     pub object: SharedStr,
     /// Unix time, in seconds, of creation.
     pub created: u64,
@@ -34,6 +34,11 @@ pub struct ChatChunk {
     /// Unknown fields, kept.
     #[serde(flatten)]
     pub extra: Map,
+}
+
+impl ChatChunk {
+    /// The `object` of every chunk: `"chat.completion.chunk"`.
+    pub const OBJECT: &'static str = "chat.completion.chunk";
 }
 
 /// The delta of one choice in a chunk.

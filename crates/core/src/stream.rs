@@ -209,7 +209,7 @@ pub async fn collect_stream(mut stream: ChatStream) -> Result<ChatResponse> {
 /// `include_usage` is set and the response has usage, a final chunk with no choices.
 pub fn replay_as_chunks(response: &ChatResponse, include_usage: bool) -> Vec<ChatChunk> {
     let id = SharedStr::from(&response.id);
-    let object = SharedStr::from("chat.completion.chunk");
+    let object = SharedStr::from(ChatChunk::OBJECT);
     let model = SharedStr::from(&response.model);
     let service_tier = response.service_tier.as_value().map(SharedStr::from);
     let system_fingerprint = response.system_fingerprint.as_value().map(SharedStr::from);

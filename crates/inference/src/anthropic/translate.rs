@@ -68,7 +68,7 @@ impl StreamTranslator {
             include_usage,
             created: now(),
             id: SharedStr::default(),
-            object: SharedStr::from("chat.completion.chunk"),
+            object: SharedStr::from(ChatChunk::OBJECT),
             model: SharedStr::default(),
             started: false,
             done: false,

@@ -140,7 +140,7 @@ impl SimStream {
         };
         Self {
             id: SharedStr::from(&plan.id),
-            object: SharedStr::from("chat.completion.chunk"),
+            object: SharedStr::from(ChatChunk::OBJECT),
             model: SharedStr::from(&plan.model),
             plan,
             step: 0,

@@ -19,8 +19,6 @@ use bytes::{BufMut, BytesMut};
 #[cfg(test)]
 mod tests;
 
-const CHUNK_OBJECT: &str = "chat.completion.chunk";
-
 /// The encoded constant prefix of one stream's chunks, and what it was encoded from.
 #[derive(Debug, Default)]
 pub(crate) struct ChunkEncoder {
@@ -38,7 +36,7 @@ impl ChunkEncoder {
     /// Append `chunk`'s JSON to `buf` and return `true`, or return `false` with `buf`
     /// untouched when the chunk has a shape this encoder leaves to serde_json.
     pub(crate) fn encode(&mut self, buf: &mut BytesMut, chunk: &ChatChunk) -> bool {
-        if chunk.object != CHUNK_OBJECT {
+        if chunk.object != ChatChunk::OBJECT {
             return false;
         }
         if self.prefix.is_empty()
