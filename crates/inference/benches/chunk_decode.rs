@@ -1,5 +1,8 @@
 //! `chunk_decode`: how fast the OpenAI provider turns a stream's event data into `ChatChunk`s,
-//! with its [`ChunkDecoder`] and, side by side, with serde_json alone.
+//! with its [`ChunkDecoder`] and, side by side, with serde_json alone; and `response_decode`, the
+//! same for a non-streamed answer (`decode_response` against serde_json alone) on
+//! `bulkhead_testkit::fixtures::realistic_response` (~1 KB, indented as OpenAI sends it), in
+//! answers per second.
 //!
 //! The input is the `data` of each event of a realistic 200-chunk `chat.completion.chunk`
 //! stream (role, content, `stop` finish, usage, and `"usage":null` on every chunk, as OpenAI
@@ -15,8 +18,8 @@
 
 use std::hint::black_box;
 
-use bulkhead_core::ChatChunk;
-use bulkhead_inference::openai::ChunkDecoder;
+use bulkhead_core::{ChatChunk, ChatResponse};
+use bulkhead_inference::openai::{ChunkDecoder, decode_response};
 use bulkhead_testkit::fixtures;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
@@ -64,5 +67,21 @@ fn chunk_decode(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, chunk_decode);
+fn response_decode(c: &mut Criterion) {
+    let text = fixtures::realistic_response();
+    let expected = serde_json::from_str::<ChatResponse>(text).expect("an answer");
+    assert_eq!(decode_response(text).expect("an answer"), expected);
+
+    let mut group = c.benchmark_group("response_decode");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("decode_response", |b| {
+        b.iter(|| decode_response(black_box(text)).expect("an answer"))
+    });
+    group.bench_function("serde_json", |b| {
+        b.iter(|| serde_json::from_str::<ChatResponse>(black_box(text)).expect("an answer"))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, chunk_decode, response_decode);
 criterion_main!(benches);

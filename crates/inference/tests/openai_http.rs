@@ -49,6 +49,44 @@ async fn json_chat_round_trip_sends_key_headers_and_no_stream_flag() {
 }
 
 #[tokio::test]
+async fn an_answer_laid_out_as_openai_sends_it_reads_whole() {
+    let upstream = Upstream::start().await;
+    let provider = upstream.provider("openai_layout", relaxed());
+    let response = provider.chat(request()).await.expect("chat");
+    assert_eq!(response.model, "gpt-4o-mini-2024-07-18");
+    let text = response.choices[0].message.text();
+    assert!(text.starts_with("Friday morning in Paris"), "{text}");
+    assert!(text.contains("(11 °C).\n\nFrom CDG"), "{text}");
+    assert!(
+        text.ends_with("€11.80 at the machines in Terminal 2."),
+        "{text}"
+    );
+    assert_eq!(response.choices[0].finish_reason, Some(FinishReason::Stop));
+    assert_eq!(
+        response.choices[0].message.extra["refusal"],
+        serde_json::Value::Null
+    );
+    let usage = response.usage.as_ref().expect("usage");
+    assert_eq!(
+        (
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.total_tokens
+        ),
+        (412, 86, 498)
+    );
+    let cached = usage
+        .prompt_tokens_details
+        .as_ref()
+        .map(|d| d.cached_tokens);
+    assert_eq!(cached, Some(Some(256)));
+    assert_eq!(
+        response.service_tier.as_ref().map(String::as_str),
+        Some("default")
+    );
+}
+
+#[tokio::test]
 async fn stream_round_trip_folds_into_the_full_answer() {
     let upstream = Upstream::start().await;
     for scenario in ["ok", "crlf"] {

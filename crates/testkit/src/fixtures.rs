@@ -1,14 +1,15 @@
 //! Realistic OpenAI bodies as `serde_json::Value`, shaped like the ones api.openai.com sends,
 //! for [`Step::Json`](crate::Step::Json), [`Step::Stream`](crate::Step::Stream) and decoder
-//! tests, and for benches [`realistic_request`], a ~2 KB agent request as JSON text, and
-//! [`realistic_stream`], a 200-chunk stream as bytes.
+//! tests, and for benches [`realistic_request`], a ~2 KB agent request as JSON text,
+//! [`realistic_response`], a ~1 KB answer as OpenAI sends it, and [`realistic_stream`], a
+//! 200-chunk stream as bytes.
 
 use serde_json::{Value, json};
 
 mod realistic;
 
 pub use realistic::{
-    REALISTIC_STREAM_CHUNKS, TCP_SEGMENT, realistic_request, realistic_stream,
+    REALISTIC_STREAM_CHUNKS, TCP_SEGMENT, realistic_request, realistic_response, realistic_stream,
     realistic_stream_events,
 };
 

@@ -193,14 +193,15 @@ fn serde_members(rest: &str) -> Option<(Nullable<Box<Usage>>, Map)> {
     Some((usage, extra))
 }
 
-/// A reader over the bytes of a chunk that gives up (`None`) on anything unexpected.
-struct Cursor<'a> {
-    rest: &'a str,
+/// A reader over the bytes of a chunk (or, in `response_de`, an answer) that gives up (`None`)
+/// on anything unexpected.
+pub(super) struct Cursor<'a> {
+    pub(super) rest: &'a str,
 }
 
 impl Cursor<'_> {
     /// Step over `token` when the bytes start with it.
-    fn eat(&mut self, token: &str) -> bool {
+    pub(super) fn eat(&mut self, token: &str) -> bool {
         match self.rest.strip_prefix(token) {
             Some(rest) => {
                 self.rest = rest;
@@ -210,7 +211,7 @@ impl Cursor<'_> {
         }
     }
 
-    fn expect(&mut self, token: &str) -> Option<()> {
+    pub(super) fn expect(&mut self, token: &str) -> Option<()> {
         self.eat(token).then_some(())
     }
 
@@ -265,14 +266,19 @@ impl Cursor<'_> {
     }
 
     /// A non-negative integer without leading zeros that fits a `u64`.
-    fn integer(&mut self) -> Option<u64> {
-        let digits = self.rest.bytes().take_while(u8::is_ascii_digit).count();
-        let (number, rest) = self.rest.split_at(digits);
-        if number.is_empty() || (number.len() > 1 && number.starts_with('0')) {
+    pub(super) fn integer(&mut self) -> Option<u64> {
+        let bytes = self.rest.as_bytes();
+        let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 || (digits > 1 && bytes[0] == b'0') {
             return None;
         }
-        let value = number.parse().ok()?;
-        self.rest = rest;
+        let mut value = 0_u64;
+        for &digit in &bytes[..digits] {
+            value = value
+                .checked_mul(10)?
+                .checked_add(u64::from(digit - b'0'))?;
+        }
+        self.rest = &self.rest[digits..];
         Some(value)
     }
 
@@ -303,7 +309,7 @@ impl Cursor<'_> {
     }
 
     /// A JSON string: copied when it has no escapes, else unescaped by serde_json.
-    fn string(&mut self) -> Option<String> {
+    pub(super) fn string(&mut self) -> Option<String> {
         let body = self.rest.strip_prefix('"')?;
         let bytes = body.as_bytes();
         let mut escaped = false;
@@ -322,13 +328,42 @@ impl Cursor<'_> {
         }
         // `i` is at an ASCII quote, so both slices end on character boundaries.
         let text = if escaped {
-            serde_json::from_str(&self.rest[..i + 2]).ok()?
+            match unescape(&body[..i]) {
+                Some(text) => text,
+                None => serde_json::from_str(&self.rest[..i + 2]).ok()?,
+            }
         } else {
             body[..i].to_owned()
         };
         self.rest = &body[i + 1..];
         Some(text)
     }
+}
+
+/// The text of a JSON string's body whose escapes are all single characters (`\n`, `\"`,
+/// `\\`, `\/`, `\t`, `\r`, `\b`, `\f`), or `None` for serde_json to read (`\u` escapes, or
+/// an invalid one, which it refuses). The body has no unescaped quote or control character.
+fn unescape(body: &str) -> Option<String> {
+    let mut text = String::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(at) = memchr::memchr(b'\\', rest.as_bytes()) {
+        text.push_str(&rest[..at]);
+        text.push(match rest.as_bytes().get(at + 1)? {
+            b'n' => '\n',
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b't' => '\t',
+            b'r' => '\r',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            _ => return None,
+        });
+        // The escape is two ASCII bytes: `at + 2` is a character boundary.
+        rest = &rest[at + 2..];
+    }
+    text.push_str(rest);
+    Some(text)
 }
 
 /// The members of a chunk after its choices: `usage`, and unknown ones for `extra`. A member

@@ -5,9 +5,11 @@
 
 mod chunk_de;
 pub mod presets;
+mod response_de;
 mod stream;
 
 pub use chunk_de::ChunkDecoder;
+pub use response_de::decode_response;
 
 use std::fmt;
 use std::sync::Arc;
@@ -197,7 +199,9 @@ impl ChatModel for OpenAiProvider {
         let clock = upstream.clock(&request.extensions);
         let url = self.inner.chat_url.url(&upstream.name, &request.model)?;
         let body = upstream.to_json(&request)?;
-        upstream.json_call(&url, body, MAX_JSON_BODY, &clock).await
+        upstream
+            .json_call_with(&url, body, MAX_JSON_BODY, &clock, decode_response)
+            .await
     }
 
     async fn stream(&self, mut request: ChatRequest) -> Result<ChatStream> {

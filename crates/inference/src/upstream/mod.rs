@@ -198,13 +198,29 @@ impl Upstream {
         max_body: usize,
         clock: &Clock,
     ) -> Result<T> {
+        self.json_call_with(url, body, max_body, clock, |text| {
+            serde_json::from_str(text)
+        })
+        .await
+    }
+
+    /// [`json_call`](Self::json_call) with the answer's text parsed by `parse`, which must
+    /// read it as `serde_json::from_str` does (a faster reader for a known type).
+    pub(crate) async fn json_call_with<T: DeserializeOwned>(
+        &self,
+        url: &Uri,
+        body: Vec<u8>,
+        max_body: usize,
+        clock: &Clock,
+        parse: fn(&str) -> serde_json::Result<T>,
+    ) -> Result<T> {
         let response = self.send(url, body, false, clock).await?;
         let response = self.check_status(url, response, clock).await?;
         let body = self.read_body(response, clock, max_body, false).await?;
         // Checked as UTF-8 once and parsed as a `str`: `from_slice` validates every string
         // again. JSON is UTF-8, so a body that is not is no answer either.
         let parsed = match std::str::from_utf8(&body) {
-            Ok(text) => serde_json::from_str(text),
+            Ok(text) => parse(text),
             Err(_) => serde_json::from_slice(&body),
         };
         parsed.map_err(|e| {

@@ -151,6 +151,12 @@ async fn chat(
                 "usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}
             }),
         ),
+        // OpenAI's own layout (indented, its member order), as the provider reads it by hand.
+        "openai_layout" => respond(
+            200,
+            &[("content-type", "application/json".into())],
+            bulkhead_testkit::fixtures::realistic_response(),
+        ),
         "tools" => sse(Body::from(TOOL_STREAM)),
         "crlf" => sse(Body::from(TEXT_STREAM.replace('\n', "\r\n"))),
         "rate_secs" => {

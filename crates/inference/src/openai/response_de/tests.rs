@@ -1,0 +1,149 @@
+use bulkhead_core::ChatResponse;
+
+use super::{decode_response, read};
+
+/// OpenAI's answer as it sends it: indented.
+const OPENAI: &str = r#"{
+  "id": "chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT",
+  "object": "chat.completion",
+  "created": 1741569952,
+  "model": "gpt-4o-2024-08-06",
+  "choices": [
+    {
+      "index": 0,
+      "message": {
+        "role": "assistant",
+        "content": "Hello! How can I assist you today?",
+        "refusal": null,
+        "annotations": []
+      },
+      "logprobs": null,
+      "finish_reason": "stop"
+    }
+  ],
+  "usage": {
+    "prompt_tokens": 19,
+    "completion_tokens": 10,
+    "total_tokens": 29,
+    "prompt_tokens_details": {
+      "cached_tokens": 0,
+      "audio_tokens": 0
+    },
+    "completion_tokens_details": {
+      "reasoning_tokens": 0,
+      "audio_tokens": 0,
+      "accepted_prediction_tokens": 0,
+      "rejected_prediction_tokens": 0
+    }
+  },
+  "service_tier": "default",
+  "system_fingerprint": "fp_fc9f1d7035"
+}
+"#;
+
+/// The same shape sent compact, with escapes in the content and two choices.
+const COMPACT: &str = r#"{"id":"chatcmpl-1","object":"chat.completion","created":1722000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Say \"wörld\" \u00e9\n👋","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"length"},{"index":1,"message":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":"content_filter"}],"usage":{"prompt_tokens":8,"completion_tokens":7,"total_tokens":15,"prompt_tokens_details":{"cached_tokens":4,"audio_tokens":null},"completion_tokens_details":null},"service_tier":null,"system_fingerprint":null}"#;
+
+const VLLM: &str = r#"{"id":"chatcmpl-4f1c","object":"chat.completion","created":1722000000,"model":"meta-llama/Llama-3.1-8B-Instruct","choices":[{"index":0,"message":{"role":"assistant","reasoning_content":null,"content":"Hi there","tool_calls":[]},"logprobs":null,"finish_reason":"length","stop_reason":null}],"usage":{"prompt_tokens":5,"total_tokens":7,"completion_tokens":2,"prompt_tokens_details":null},"prompt_logprobs":null,"kv_transfer_params":null}"#;
+
+const OLLAMA: &str = r#"{"id":"chatcmpl-123","object":"chat.completion","created":1722000000,"model":"llama3.2","system_fingerprint":"fp_ollama","choices":[{"index":0,"message":{"role":"assistant","content":"The sky is blue."},"finish_reason":"stop"}],"usage":{"prompt_tokens":26,"completion_tokens":6,"total_tokens":32}}"#;
+
+/// A tool call: left to serde_json.
+const TOOL_CALL: &str = r#"{"id":"chatcmpl-7","object":"chat.completion","created":1722000000,"model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}],"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":80,"completion_tokens":17,"total_tokens":97}}"#;
+
+/// Logprobs (an object) and a fractional number among unknown members: left to serde_json.
+const GROQ: &str = r#"{"id":"chatcmpl-9","object":"chat.completion","created":1722000000,"model":"llama-3.1-8b-instant","choices":[{"index":0,"message":{"role":"assistant","content":"Yo"},"logprobs":{"content":[]},"finish_reason":"stop"}],"usage":{"queue_time":0.05,"prompt_tokens":12,"completion_tokens":2,"total_tokens":14},"x_groq":{"id":"req_1"}}"#;
+
+/// What `decode_response` gives for `text` and what serde_json gives must be the same: the same
+/// answer, or the same error.
+fn assert_same(text: &str) {
+    let expected = serde_json::from_str::<ChatResponse>(text);
+    match (decode_response(text), expected) {
+        (Ok(got), Ok(expected)) => assert_eq!(got, expected, "{text}"),
+        (Err(got), Err(expected)) => assert_eq!(got.to_string(), expected.to_string(), "{text}"),
+        (got, expected) => panic!("{text}\n decoded: {got:?}\n serde_json: {expected:?}"),
+    }
+}
+
+#[test]
+fn answers_of_each_server_read_as_serde_json_does_and_openai_layouts_by_hand() {
+    let answers = [
+        ("openai", OPENAI, true),
+        ("compact", COMPACT, true),
+        ("vllm", VLLM, false),
+        ("ollama", OLLAMA, false),
+        ("tool call", TOOL_CALL, false),
+        ("groq", GROQ, false),
+    ];
+    for (name, text, by_hand) in answers {
+        assert!(serde_json::from_str::<ChatResponse>(text).is_ok(), "{name}");
+        assert_same(text);
+        assert_eq!(read(text).is_some(), by_hand, "{name}");
+    }
+    // The values themselves, for one: what a caller reads.
+    let answer = decode_response(OPENAI).expect("OpenAI's answer");
+    assert_eq!(answer.model, "gpt-4o-2024-08-06");
+    let usage = answer.usage.expect("usage");
+    assert_eq!((usage.prompt_tokens, usage.completion_tokens), (19, 10));
+}
+
+#[test]
+fn absent_null_and_repeated_members_read_as_serde_json_does() {
+    let texts = [
+        r#"{"id":"a","object":"chat.completion","created":1,"model":"m","choices":[]}"#,
+        r#"{"id":"a","object":"chat.completion","created":1,"model":"m","choices":[],"usage":null}"#,
+        r#"{"id":"a","object":"chat.completion","created":1,"model":"m","choices":[],"id":"b"}"#,
+        r#"{"id":"a","object":"chat.completion","created":1,"choices":[]}"#,
+        r#"{"id":"a","object":"chat.completion","created":1,"model":"m","choices":[],"x":null,"x":[]}"#,
+        r#"{"id":"a","object":"chat.completion","created":4294967296,"model":"m","choices":[{"index":4294967296,"message":{"role":"user"}}]}"#,
+        r#"{"id":"a","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"critic","name":null,"tool_call_id":"t"},"finish_reason":"end_turn"}]}"#,
+        r#"{"id":"a","object":"chat.completion","created":18446744073709551615,"model":"m","choices":[]}"#,
+        r#"{"id":"a","object":"chat.completion","created":18446744073709551616,"model":"m","choices":[]}"#,
+        r#" {"id":"a","object":"chat.completion","created":1,"model":"m","choices":[ ] } "#,
+        r#"{"id":"a","object":"chat.completion","created":1,"model":"m","choices":[]} x"#,
+        r#"{"id\u0000":"a"}"#,
+        "",
+        "null",
+    ];
+    for text in texts {
+        assert_same(text);
+    }
+}
+
+/// Every truncation, deletion, and replacement or insertion of a byte that matters to JSON, at
+/// every position of every answer, reads as serde_json reads it.
+#[test]
+fn edited_answers_read_as_serde_json_does() {
+    const BYTES: &[u8] = b"\"\\{}[],:019-.enul \n\x01\x7f";
+    let mut by_hand = 0;
+    let mut edits = 0;
+    for text in [OPENAI, COMPACT, VLLM, OLLAMA, TOOL_CALL] {
+        let mut check = |edited: &[u8]| {
+            let Ok(edited) = std::str::from_utf8(edited) else {
+                return;
+            };
+            assert_same(edited);
+            by_hand += usize::from(read(edited).is_some());
+            edits += 1;
+        };
+        let bytes = text.as_bytes();
+        for at in 0..=bytes.len() {
+            check(&bytes[..at]);
+            if at < bytes.len() {
+                check(&[&bytes[..at], &bytes[at + 1..]].concat());
+            }
+            for &b in BYTES {
+                check(&[&bytes[..at], &[b], &bytes[at..]].concat());
+                if at < bytes.len() {
+                    check(&[&bytes[..at], &[b], &bytes[at + 1..]].concat());
+                }
+            }
+        }
+    }
+    assert!(edits > 100_000, "{edits} edits");
+    // Edits inside strings, numbers and whitespace keep an answer readable by hand.
+    assert!(
+        by_hand > edits / 20,
+        "{by_hand} of {edits} edits read by hand"
+    );
+}
