@@ -4,6 +4,8 @@
 //! that speaks the OpenAI wire format is a different [`OpenAiConfig`], never different code.
 
 mod chunk_de;
+#[cfg(test)]
+mod edits;
 pub mod presets;
 mod response_de;
 mod stream;

@@ -1,6 +1,7 @@
 use bulkhead_core::ChatChunk;
 
 use super::ChunkDecoder;
+use crate::openai::edits::each_edit;
 
 const OPENAI_HEAD: &str = r#"{"id":"chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG","object":"chat.completion.chunk","created":1741569952,"model":"gpt-4o-2024-08-06","service_tier":"default","system_fingerprint":"fp_eb9dce56a8","choices":"#;
 
@@ -127,28 +128,12 @@ fn edited_chunks_decode_as_serde_json_does() {
             for data in &chunks[..k] {
                 primed.decode(data).expect("a fixture chunk");
             }
-            let mut check = |edited: &[u8]| {
-                let Ok(edited) = std::str::from_utf8(edited) else {
-                    return;
-                };
+            each_edit(chunk, BYTES, |edited| {
                 let mut decoder = primed.clone();
                 assert_same(&mut decoder, edited);
                 fast += decoder.fast - primed.fast;
                 edits += 1;
-            };
-            let bytes = chunk.as_bytes();
-            for at in 0..=bytes.len() {
-                check(&bytes[..at]);
-                if at < bytes.len() {
-                    check(&[&bytes[..at], &bytes[at + 1..]].concat());
-                }
-                for &b in BYTES {
-                    check(&[&bytes[..at], &[b], &bytes[at..]].concat());
-                    if at < bytes.len() {
-                        check(&[&bytes[..at], &[b], &bytes[at + 1..]].concat());
-                    }
-                }
-            }
+            });
         }
     }
     assert!(edits > 100_000, "{edits} edits");
