@@ -24,8 +24,10 @@ use std::fmt;
 use bulkhead_core::{
     ChatChunk, ChunkChoice, Delta, FinishReason, Map, Nullable, Role, SharedStr, Usage,
 };
-use serde::de::{self, Deserialize, Deserializer, IntoDeserializer, MapAccess, Visitor};
+use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
+
+use super::cursor::{Cursor, from_name};
 
 #[cfg(test)]
 mod tests;
@@ -193,28 +195,7 @@ fn serde_members(rest: &str) -> Option<(Nullable<Box<Usage>>, Map)> {
     Some((usage, extra))
 }
 
-/// A reader over the bytes of a chunk (or, in `response_de`, an answer) that gives up (`None`)
-/// on anything unexpected.
-pub(super) struct Cursor<'a> {
-    pub(super) rest: &'a str,
-}
-
 impl Cursor<'_> {
-    /// Step over `token` when the bytes start with it.
-    pub(super) fn eat(&mut self, token: &str) -> bool {
-        match self.rest.strip_prefix(token) {
-            Some(rest) => {
-                self.rest = rest;
-                true
-            }
-            None => false,
-        }
-    }
-
-    pub(super) fn expect(&mut self, token: &str) -> Option<()> {
-        self.eat(token).then_some(())
-    }
-
     /// `{"index":N,"delta":{["role":"assistant",]"content":"..."[,"refusal":null]}
     /// [,"logprobs":null],"finish_reason":null|"..."}`, or the same with an empty delta `{}`.
     fn text_choice(&mut self) -> Option<ChunkChoice> {
@@ -246,9 +227,7 @@ impl Cursor<'_> {
         let finish_reason = if self.eat("null") {
             None
         } else {
-            let name = self.string()?;
-            let name: de::value::StringDeserializer<serde_json::Error> = name.into_deserializer();
-            Some(FinishReason::deserialize(name).ok()?)
+            Some(from_name::<FinishReason>(self.string()?)?)
         };
         self.expect("}")?;
         Some(ChunkChoice {
@@ -263,23 +242,6 @@ impl Cursor<'_> {
             finish_reason,
             extra: Map::new(),
         })
-    }
-
-    /// A non-negative integer without leading zeros that fits a `u64`.
-    pub(super) fn integer(&mut self) -> Option<u64> {
-        let bytes = self.rest.as_bytes();
-        let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
-        if digits == 0 || (digits > 1 && bytes[0] == b'0') {
-            return None;
-        }
-        let mut value = 0_u64;
-        for &digit in &bytes[..digits] {
-            value = value
-                .checked_mul(10)?
-                .checked_add(u64::from(digit - b'0'))?;
-        }
-        self.rest = &self.rest[digits..];
-        Some(value)
     }
 
     /// `key` then a string or `null`; absent when the bytes do not start with `key`.
@@ -307,63 +269,6 @@ impl Cursor<'_> {
         }
         (cursor.rest == "}").then_some((usage, extra))
     }
-
-    /// A JSON string: copied when it has no escapes, else unescaped by serde_json.
-    pub(super) fn string(&mut self) -> Option<String> {
-        let body = self.rest.strip_prefix('"')?;
-        let bytes = body.as_bytes();
-        let mut escaped = false;
-        let mut i = 0;
-        loop {
-            match *bytes.get(i)? {
-                b'"' => break,
-                b'\\' => {
-                    escaped = true;
-                    i += 2;
-                }
-                // Control characters must be escaped: serde_json refuses them, so must we.
-                0..0x20 => return None,
-                _ => i += 1,
-            }
-        }
-        // `i` is at an ASCII quote, so both slices end on character boundaries.
-        let text = if escaped {
-            match unescape(&body[..i]) {
-                Some(text) => text,
-                None => serde_json::from_str(&self.rest[..i + 2]).ok()?,
-            }
-        } else {
-            body[..i].to_owned()
-        };
-        self.rest = &body[i + 1..];
-        Some(text)
-    }
-}
-
-/// The text of a JSON string's body whose escapes are all single characters (`\n`, `\"`,
-/// `\\`, `\/`, `\t`, `\r`, `\b`, `\f`), or `None` for serde_json to read (`\u` escapes, or
-/// an invalid one, which it refuses). The body has no unescaped quote or control character.
-fn unescape(body: &str) -> Option<String> {
-    let mut text = String::with_capacity(body.len());
-    let mut rest = body;
-    while let Some(at) = memchr::memchr(b'\\', rest.as_bytes()) {
-        text.push_str(&rest[..at]);
-        text.push(match rest.as_bytes().get(at + 1)? {
-            b'n' => '\n',
-            b'"' => '"',
-            b'\\' => '\\',
-            b'/' => '/',
-            b't' => '\t',
-            b'r' => '\r',
-            b'b' => '\u{8}',
-            b'f' => '\u{c}',
-            _ => return None,
-        });
-        // The escape is two ASCII bytes: `at + 2` is a character boundary.
-        rest = &rest[at + 2..];
-    }
-    text.push_str(rest);
-    Some(text)
 }
 
 /// The members of a chunk after its choices: `usage`, and unknown ones for `extra`. A member

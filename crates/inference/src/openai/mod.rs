@@ -4,6 +4,7 @@
 //! that speaks the OpenAI wire format is a different [`OpenAiConfig`], never different code.
 
 mod chunk_de;
+mod cursor;
 #[cfg(test)]
 mod edits;
 pub mod presets;

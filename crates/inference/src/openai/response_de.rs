@@ -16,14 +16,11 @@
 
 use bulkhead_core::{
     ChatResponse, Choice, CompletionTokensDetails, FinishReason, Map, Message, MessageContent,
-    Nullable, PromptTokensDetails, Role, Usage,
+    PromptTokensDetails, Role, Usage,
 };
-use serde::Deserialize;
-use serde::de::IntoDeserializer;
-use serde::de::value::StringDeserializer;
 use serde_json::Value;
 
-use super::chunk_de::Cursor;
+use super::cursor::{Cursor, from_name};
 
 #[cfg(test)]
 mod tests;
@@ -70,8 +67,8 @@ pub(super) fn read(text: &str) -> Option<ChatResponse> {
     } else {
         None
     };
-    let service_tier = cursor.nullable_string_member("\"service_tier\":")?;
-    let system_fingerprint = cursor.nullable_string_member("\"system_fingerprint\":")?;
+    let service_tier = cursor.nullable_member("\"service_tier\":", Cursor::string)?;
+    let system_fingerprint = cursor.nullable_member("\"system_fingerprint\":", Cursor::string)?;
     cursor.token("}")?;
     cursor.skip_space();
     if !cursor.rest.is_empty() {
@@ -90,90 +87,7 @@ pub(super) fn read(text: &str) -> Option<ChatResponse> {
     })
 }
 
-/// A string read as an enum by the same `Deserialize` serde_json would use.
-fn from_name<T: for<'de> Deserialize<'de>>(name: String) -> Option<T> {
-    let name: StringDeserializer<serde_json::Error> = name.into_deserializer();
-    T::deserialize(name).ok()
-}
-
 impl Cursor<'_> {
-    /// Step over JSON whitespace.
-    fn skip_space(&mut self) {
-        let bytes = self.rest.as_bytes();
-        if !matches!(bytes.first(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-            return;
-        }
-        let start = bytes
-            .iter()
-            .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-            .unwrap_or(bytes.len());
-        // `start` is at an ASCII byte or the end: a character boundary.
-        self.rest = &self.rest[start..];
-    }
-
-    /// `token` after optional whitespace.
-    fn token(&mut self, token: &str) -> Option<()> {
-        self.skip_space();
-        self.expect(token)
-    }
-
-    /// The first member's `"key":` (given with its quotes and colon), and the whitespace
-    /// around it: the cursor is left at the value.
-    fn key(&mut self, key: &str) -> Option<()> {
-        self.token(key)?;
-        self.skip_space();
-        Some(())
-    }
-
-    /// `,` then `"key":`, as [`key`](Self::key); the cursor does not move when the next
-    /// member is not that one.
-    fn next_key(&mut self, key: &str) -> Option<()> {
-        let at = self.rest;
-        let found = self.token(",").and_then(|()| self.key(key));
-        if found.is_none() {
-            self.rest = at;
-        }
-        found
-    }
-
-    /// An optional member holding a string or `null`.
-    fn nullable_string_member(&mut self, key: &str) -> Option<Nullable<String>> {
-        if self.next_key(key).is_none() {
-            return Some(Nullable::Absent);
-        }
-        Some(match self.or_null(Cursor::string)? {
-            Some(text) => Nullable::Value(text),
-            None => Nullable::Null,
-        })
-    }
-
-    /// An optional member holding `null` (the only value read here): `Null` or `Absent`.
-    fn null_member(&mut self, key: &str) -> Option<Nullable<Value>> {
-        if self.next_key(key).is_none() {
-            return Some(Nullable::Absent);
-        }
-        self.expect("null")?;
-        Some(Nullable::Null)
-    }
-
-    /// `null` (`None`), or what `read` reads.
-    fn or_null<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
-        if self.eat("null") {
-            return Some(None);
-        }
-        read(self).map(Some)
-    }
-
-    /// A number that fits a `u32`.
-    fn number_u32(&mut self) -> Option<u32> {
-        u32::try_from(self.integer()?).ok()
-    }
-
-    /// A number that fits a `u32`, or `null`.
-    fn optional_u32(&mut self) -> Option<Option<u32>> {
-        self.or_null(Cursor::number_u32)
-    }
-
     /// `[CHOICE, ...]`.
     fn choices(&mut self) -> Option<Vec<Choice>> {
         self.expect("[")?;
@@ -197,7 +111,8 @@ impl Cursor<'_> {
         let index = self.number_u32()?;
         self.next_key("\"message\":")?;
         let message = self.message()?;
-        let logprobs = self.null_member("\"logprobs\":")?;
+        // Only `null` is read here: logprobs themselves are left to serde_json.
+        let logprobs = self.nullable_member("\"logprobs\":", |_| None::<Value>)?;
         self.next_key("\"finish_reason\":")?;
         let finish_reason = match self.or_null(Cursor::string)? {
             Some(name) => Some(from_name::<FinishReason>(name)?),
@@ -254,20 +169,24 @@ impl Cursor<'_> {
         let completion_tokens = self.number_u32()?;
         self.next_key("\"total_tokens\":")?;
         let total_tokens = self.number_u32()?;
-        let prompt_tokens_details = self.details("\"prompt_tokens_details\":", |cursor| {
-            cursor.key("\"cached_tokens\":")?;
-            let cached_tokens = cursor.optional_u32()?;
-            cursor.next_key("\"audio_tokens\":")?;
-            let audio_tokens = cursor.optional_u32()?;
-            Some(PromptTokensDetails {
-                cached_tokens,
-                audio_tokens,
-                cache_write_tokens: None,
-                extra: Map::new(),
-            })
-        })?;
+        let prompt_tokens_details =
+            self.nullable_member("\"prompt_tokens_details\":", |cursor| {
+                cursor.expect("{")?;
+                cursor.key("\"cached_tokens\":")?;
+                let cached_tokens = cursor.optional_u32()?;
+                cursor.next_key("\"audio_tokens\":")?;
+                let audio_tokens = cursor.optional_u32()?;
+                cursor.token("}")?;
+                Some(PromptTokensDetails {
+                    cached_tokens,
+                    audio_tokens,
+                    cache_write_tokens: None,
+                    extra: Map::new(),
+                })
+            })?;
         let completion_tokens_details =
-            self.details("\"completion_tokens_details\":", |cursor| {
+            self.nullable_member("\"completion_tokens_details\":", |cursor| {
+                cursor.expect("{")?;
                 cursor.key("\"reasoning_tokens\":")?;
                 let reasoning_tokens = cursor.optional_u32()?;
                 cursor.next_key("\"audio_tokens\":")?;
@@ -276,6 +195,7 @@ impl Cursor<'_> {
                 let accepted_prediction_tokens = cursor.optional_u32()?;
                 cursor.next_key("\"rejected_prediction_tokens\":")?;
                 let rejected_prediction_tokens = cursor.optional_u32()?;
+                cursor.token("}")?;
                 Some(CompletionTokensDetails {
                     reasoning_tokens,
                     audio_tokens,
@@ -293,23 +213,5 @@ impl Cursor<'_> {
             completion_tokens_details,
             extra: Map::new(),
         })
-    }
-
-    /// An optional breakdown member: absent, `null`, or `{...}` as `read` reads its members.
-    fn details<T>(
-        &mut self,
-        key: &str,
-        read: impl FnOnce(&mut Self) -> Option<T>,
-    ) -> Option<Nullable<T>> {
-        if self.next_key(key).is_none() {
-            return Some(Nullable::Absent);
-        }
-        if self.eat("null") {
-            return Some(Nullable::Null);
-        }
-        self.expect("{")?;
-        let details = read(self)?;
-        self.token("}")?;
-        Some(Nullable::Value(details))
     }
 }
