@@ -24,6 +24,7 @@ mod chunk;
 mod embedding;
 mod error;
 mod extensions;
+pub mod json;
 mod model;
 mod nullable;
 mod shared_str;

@@ -4,16 +4,14 @@
 //! Why it exists: serializing the answer with serde_json was the largest single cost of a
 //! JSON request in the stack bench (~6k of ~42k instructions), most of it escaping the
 //! answer's text a byte at a time. The fields every answer has are written here, with the
-//! word-at-a-time escaper of [`chunk_json`](super::chunk_json); what is rarer (multi-part
+//! writers of [`bulkhead_core::json`] (its word-at-a-time escaper); what is rarer (multi-part
 //! content, usage details, unknown fields) is handed to serde_json in place, so every answer
 //! takes this path and none changes shape.
 
-use bulkhead_core::{ChatResponse, Choice, Message, MessageContent};
+use bulkhead_core::json::{write_extra, write_finish_reason, write_message, write_str, write_u64};
+use bulkhead_core::{ChatResponse, Choice, MessageContent};
 
-use super::chunk_json::{
-    self, write_extra, write_finish_reason, write_logprobs, write_nullable_str, write_role,
-    write_str, write_u64,
-};
+use super::chunk_json::{self, write_logprobs, write_nullable_str};
 
 /// `answer` as JSON, exactly as `serde_json::to_vec` writes it.
 pub(crate) fn encode(answer: &ChatResponse) -> serde_json::Result<Vec<u8>> {
@@ -68,46 +66,6 @@ fn write_choice(out: &mut Vec<u8>, choice: &Choice) -> serde_json::Result<()> {
     out.extend_from_slice(b",\"finish_reason\":");
     write_finish_reason(out, choice.finish_reason.as_ref());
     write_extra(out, &choice.extra)?;
-    out.push(b'}');
-    Ok(())
-}
-
-fn write_message(out: &mut Vec<u8>, message: &Message) -> serde_json::Result<()> {
-    out.extend_from_slice(b"{\"role\":");
-    write_role(out, &message.role);
-    out.extend_from_slice(b",\"content\":");
-    match &message.content {
-        None => out.extend_from_slice(b"null"),
-        Some(MessageContent::Text(text)) => write_str(out, text),
-        Some(parts @ MessageContent::Parts(_)) => serde_json::to_writer(&mut *out, parts)?,
-    }
-    if let Some(name) = &message.name {
-        out.extend_from_slice(b",\"name\":");
-        write_str(out, name);
-    }
-    if let Some(calls) = &message.tool_calls {
-        out.extend_from_slice(b",\"tool_calls\":[");
-        for (i, call) in calls.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(b"{\"id\":");
-            write_str(out, &call.id);
-            out.extend_from_slice(b",\"type\":");
-            write_str(out, &call.kind);
-            out.extend_from_slice(b",\"function\":{\"name\":");
-            write_str(out, &call.function.name);
-            out.extend_from_slice(b",\"arguments\":");
-            write_str(out, &call.function.arguments);
-            out.extend_from_slice(b"}}");
-        }
-        out.push(b']');
-    }
-    if let Some(id) = &message.tool_call_id {
-        out.extend_from_slice(b",\"tool_call_id\":");
-        write_str(out, id);
-    }
-    write_extra(out, &message.extra)?;
     out.push(b'}');
     Ok(())
 }

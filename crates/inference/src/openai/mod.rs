@@ -201,7 +201,7 @@ impl ChatModel for OpenAiProvider {
         let upstream = &self.inner.upstream;
         let clock = upstream.clock(&request.extensions);
         let url = self.inner.chat_url.url(&upstream.name, &request.model)?;
-        let body = upstream.to_json(&request)?;
+        let body = upstream.chat_json(&request)?;
         upstream
             .json_call_with(&url, body, MAX_JSON_BODY, &clock, decode_response)
             .await
@@ -212,7 +212,7 @@ impl ChatModel for OpenAiProvider {
         let upstream = &self.inner.upstream;
         let clock = upstream.clock(&request.extensions);
         let url = self.inner.chat_url.url(&upstream.name, &request.model)?;
-        let body = upstream.to_json(&request)?;
+        let body = upstream.chat_json(&request)?;
         let response = upstream.stream_call(&url, body, &clock).await?;
         Ok(Box::pin(SseChunkStream::new(
             response,

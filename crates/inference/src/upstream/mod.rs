@@ -15,7 +15,7 @@ mod tests;
 
 use std::sync::Arc;
 
-use bulkhead_core::{Error, ErrorKind, Result};
+use bulkhead_core::{ChatRequest, Error, ErrorKind, MessageContent, Result};
 use bytes::Bytes;
 use http::header::{
     ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, PROXY_AUTHORIZATION,
@@ -175,13 +175,33 @@ impl Upstream {
 
     /// `value` as a JSON request body.
     pub(crate) fn to_json(&self, value: &impl serde::Serialize) -> Result<Vec<u8>> {
-        serde_json::to_vec(value).map_err(|e| {
-            Error::internal(format!(
-                "provider `{}`: could not encode the request",
-                self.name
-            ))
-            .with_source(e)
-        })
+        serde_json::to_vec(value).map_err(|e| self.not_encoded(e))
+    }
+
+    /// `request` as the JSON body of a chat call, written by hand
+    /// ([`bulkhead_core::json::write_chat_request`]: the same bytes as serde_json, faster).
+    pub(crate) fn chat_json(&self, request: &ChatRequest) -> Result<Vec<u8>> {
+        let text: usize = request
+            .messages
+            .iter()
+            .map(|m| match &m.content {
+                Some(MessageContent::Text(text)) => text.len(),
+                _ => 0,
+            })
+            .sum();
+        // Room for the text (escapes aside) and the members around it, so the body rarely grows.
+        let mut body = Vec::with_capacity(text + 256);
+        bulkhead_core::json::write_chat_request(&mut body, request)
+            .map_err(|e| self.not_encoded(e))?;
+        Ok(body)
+    }
+
+    fn not_encoded(&self, e: serde_json::Error) -> Error {
+        Error::internal(format!(
+            "provider `{}`: could not encode the request",
+            self.name
+        ))
+        .with_source(e)
     }
 
     /// Start the deadlines of one call now; a [`Deadline`](bulkhead_core::Deadline) among the

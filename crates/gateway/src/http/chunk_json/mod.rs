@@ -10,9 +10,10 @@
 //! `false`, for the caller to encode with serde_json. The output is byte-for-byte what serde_json writes, which the tests
 //! check.
 
+use bulkhead_core::json::{write_extra, write_finish_reason, write_role, write_str, write_u64};
 use bulkhead_core::{
-    ChatChunk, ChunkChoice, Delta, FinishReason, FunctionCallDelta, Map, Nullable, Role, SharedStr,
-    ToolCallDelta, Usage,
+    ChatChunk, ChunkChoice, Delta, FunctionCallDelta, Map, Nullable, SharedStr, ToolCallDelta,
+    Usage,
 };
 use bytes::{BufMut, BytesMut};
 
@@ -298,56 +299,6 @@ pub(crate) fn write_logprobs<B: BufMut>(
     Ok(())
 }
 
-/// A struct's unknown fields, after at least one known one (serde writes a flattened map
-/// where the field is declared: last, in every type here).
-pub(crate) fn write_extra<B: BufMut>(buf: &mut B, extra: &Map) -> serde_json::Result<()> {
-    for (key, value) in extra {
-        buf.put_u8(b',');
-        write_str(buf, key);
-        buf.put_u8(b':');
-        serde_json::to_writer((&mut *buf).writer(), value)?;
-    }
-    Ok(())
-}
-
-/// A role as serde writes it: a known one by its name, another escaped.
-pub(crate) fn write_role(buf: &mut impl BufMut, role: &Role) {
-    match role {
-        Role::Other(name) => write_str(buf, name),
-        known => {
-            buf.put_u8(b'"');
-            buf.put_slice(role_name(known).as_bytes());
-            buf.put_u8(b'"');
-        }
-    }
-}
-
-/// A finish reason as serde writes it: `null`, a known one by its name, another escaped.
-pub(crate) fn write_finish_reason(buf: &mut impl BufMut, reason: Option<&FinishReason>) {
-    match reason {
-        None => buf.put_slice(b"null"),
-        Some(FinishReason::Other(reason)) => write_str(buf, reason),
-        Some(reason) => {
-            buf.put_u8(b'"');
-            buf.put_slice(reason.as_str().as_bytes());
-            buf.put_u8(b'"');
-        }
-    }
-}
-
-/// The wire name of a known role (escaped by the caller for `Role::Other`).
-fn role_name(role: &Role) -> &'static str {
-    match role {
-        Role::System => "system",
-        Role::Developer => "developer",
-        Role::User => "user",
-        Role::Assistant => "assistant",
-        Role::Tool => "tool",
-        Role::Function => "function",
-        Role::Other(_) => "",
-    }
-}
-
 /// Writes the `{` of an object, then a `,` before every key but the first.
 struct Fields {
     first: bool,
@@ -364,86 +315,5 @@ impl Fields {
             buf.put_u8(b',');
         }
         buf.put_slice(key);
-    }
-}
-
-pub(crate) fn write_u64(buf: &mut impl BufMut, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    buf.put_slice(&digits[at..]);
-}
-
-/// A JSON string, escaped exactly as serde_json does: `"` and `\`, the short forms `\b \f \n
-/// \r \t`, other control characters as `\u00XX`; everything else (UTF-8 included) verbatim.
-///
-/// Answers are long runs of plain text, so the scan looks at eight bytes at a time and stops
-/// only in a word holding a byte to escape (serde_json looks each byte up in a table).
-pub(crate) fn write_str(buf: &mut impl BufMut, s: &str) {
-    let bytes = s.as_bytes();
-    buf.put_u8(b'"');
-    let mut start = 0;
-    let mut at = 0;
-    while at < bytes.len() {
-        if let Some(word) = bytes.get(at..at + 8)
-            && !needs_escape(u64::from_le_bytes(word.try_into().unwrap_or_default()))
-        {
-            at += 8;
-            continue;
-        }
-        let b = bytes[at];
-        if b >= 0x20 && b != b'"' && b != b'\\' {
-            at += 1;
-            continue;
-        }
-        buf.put_slice(&bytes[start..at]);
-        write_escape(buf, b);
-        at += 1;
-        start = at;
-    }
-    buf.put_slice(&bytes[start..]);
-    buf.put_u8(b'"');
-}
-
-/// Whether any of the eight bytes of `word` is a control character, `"` or `\`.
-///
-/// The classic word tests: `(x - 0x01..) & !x & 0x80..` is non-zero exactly when some byte of
-/// `x` is zero, and `(x - n * 0x01..) & !x & 0x80..` exactly when some byte is below `n`
-/// (for `n` up to 0x80); bytes of 0x80 and up (UTF-8) never match either.
-fn needs_escape(word: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
-    let quote = word ^ (ONES * u64::from(b'"'));
-    let backslash = word ^ (ONES * u64::from(b'\\'));
-    below(word, 0x20) | below(quote, 1) | below(backslash, 1) != 0
-}
-
-/// The escape of one byte `write_str` does not write verbatim.
-fn write_escape(buf: &mut impl BufMut, b: u8) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    match b {
-        b'"' => buf.put_slice(b"\\\""),
-        b'\\' => buf.put_slice(b"\\\\"),
-        b'\n' => buf.put_slice(b"\\n"),
-        b'\r' => buf.put_slice(b"\\r"),
-        b'\t' => buf.put_slice(b"\\t"),
-        0x08 => buf.put_slice(b"\\b"),
-        0x0c => buf.put_slice(b"\\f"),
-        _ => buf.put_slice(&[
-            b'\\',
-            b'u',
-            b'0',
-            b'0',
-            HEX[usize::from(b >> 4)],
-            HEX[usize::from(b & 0xf)],
-        ]),
     }
 }

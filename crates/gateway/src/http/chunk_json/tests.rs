@@ -272,32 +272,3 @@ fn another_object_is_left_to_serde() {
     assert!(!ChunkEncoder::default().encode(&mut buf, &c));
     assert_eq!(&buf[..], b"data: ", "left untouched");
 }
-
-#[test]
-fn strings_escape_as_serde_does_wherever_the_escape_falls_in_a_word() {
-    // Every byte that needs escaping, and its neighbours, at each offset of an 8-byte word,
-    // inside runs of plain ASCII and of multi-byte UTF-8.
-    let specials: Vec<char> = (0u8..0x20)
-        .map(char::from)
-        .chain([
-            '"', '\\', ' ', '!', '#', '[', ']', '\u{7f}', 'é', '\u{2028}', '🎉',
-        ])
-        .collect();
-    for filler in ["abcdefghijklmnopqrstuvwxyz", "ééééééééééééé"] {
-        for &special in &specials {
-            for at in 0..17 {
-                let mut text: String = filler.chars().take(at).collect();
-                text.push(special);
-                text.push_str(filler);
-                let mut ours = Vec::new();
-                super::write_str(&mut ours, &text);
-                let theirs = serde_json::to_vec(&text).expect("a string serializes");
-                assert_eq!(
-                    String::from_utf8_lossy(&ours),
-                    String::from_utf8_lossy(&theirs),
-                    "{text:?}"
-                );
-            }
-        }
-    }
-}

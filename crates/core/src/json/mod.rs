@@ -1,0 +1,294 @@
+//! Writing the wire types as JSON by hand, byte for byte as serde_json writes them, for the
+//! hot paths that encode one per request or per chunk (the upstream request, the answer, each
+//! streamed chunk).
+//!
+//! serde_json's serializer is general: it looks every byte of a string up in a table, goes
+//! through `Serializer` calls for every field and, for the types that keep unknown fields in a
+//! flattened map, through a map serializer. These writers know the types' layout instead; what
+//! is open-ended (the values of unknown fields, content parts, tools) is still handed to
+//! serde_json in place, so the output stays exactly serde_json's, which the tests of every
+//! encoder built on them check.
+
+use bytes::BufMut;
+
+use serde::Serialize;
+
+use crate::{ChatRequest, FinishReason, Map, Message, MessageContent, Role};
+
+#[cfg(test)]
+mod tests;
+
+/// A JSON string, escaped exactly as serde_json does: `"` and `\`, the short forms `\b \f \n
+/// \r \t`, other control characters as `\u00XX`; everything else (UTF-8 included) verbatim.
+///
+/// Prompts and answers are long runs of plain text, so the scan looks at eight bytes at a time
+/// and stops only in a word holding a byte to escape (serde_json looks each byte up in a
+/// table).
+pub fn write_str(buf: &mut impl BufMut, s: &str) {
+    let bytes = s.as_bytes();
+    buf.put_u8(b'"');
+    let mut start = 0;
+    let mut at = 0;
+    while at < bytes.len() {
+        if let Some(word) = bytes.get(at..at + 8)
+            && !needs_escape(u64::from_le_bytes(word.try_into().unwrap_or_default()))
+        {
+            at += 8;
+            continue;
+        }
+        let b = bytes[at];
+        if b >= 0x20 && b != b'"' && b != b'\\' {
+            at += 1;
+            continue;
+        }
+        buf.put_slice(&bytes[start..at]);
+        write_escape(buf, b);
+        at += 1;
+        start = at;
+    }
+    buf.put_slice(&bytes[start..]);
+    buf.put_u8(b'"');
+}
+
+/// Whether any of the eight bytes of `word` is a control character, `"` or `\`.
+///
+/// The classic word tests: `(x - 0x01..) & !x & 0x80..` is non-zero exactly when some byte of
+/// `x` is zero, and `(x - n * 0x01..) & !x & 0x80..` exactly when some byte is below `n`
+/// (for `n` up to 0x80); bytes of 0x80 and up (UTF-8) never match either.
+fn needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
+    let quote = word ^ (ONES * u64::from(b'"'));
+    let backslash = word ^ (ONES * u64::from(b'\\'));
+    below(word, 0x20) | below(quote, 1) | below(backslash, 1) != 0
+}
+
+/// The escape of one byte `write_str` does not write verbatim.
+fn write_escape(buf: &mut impl BufMut, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    match b {
+        b'"' => buf.put_slice(b"\\\""),
+        b'\\' => buf.put_slice(b"\\\\"),
+        b'\n' => buf.put_slice(b"\\n"),
+        b'\r' => buf.put_slice(b"\\r"),
+        b'\t' => buf.put_slice(b"\\t"),
+        0x08 => buf.put_slice(b"\\b"),
+        0x0c => buf.put_slice(b"\\f"),
+        _ => buf.put_slice(&[
+            b'\\',
+            b'u',
+            b'0',
+            b'0',
+            HEX[usize::from(b >> 4)],
+            HEX[usize::from(b & 0xf)],
+        ]),
+    }
+}
+
+/// An unsigned integer in decimal.
+pub fn write_u64(buf: &mut impl BufMut, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    buf.put_slice(&digits[at..]);
+}
+
+/// A struct's unknown fields, after at least one known one (serde writes a flattened map
+/// where the field is declared: last, in every wire type here).
+///
+/// # Errors
+/// When serde_json cannot write one of the values.
+pub fn write_extra<B: BufMut>(buf: &mut B, extra: &Map) -> serde_json::Result<()> {
+    for (key, value) in extra {
+        buf.put_u8(b',');
+        write_str(buf, key);
+        buf.put_u8(b':');
+        serde_json::to_writer((&mut *buf).writer(), value)?;
+    }
+    Ok(())
+}
+
+/// A role as serde writes it: a known one by its name, another escaped.
+pub fn write_role(buf: &mut impl BufMut, role: &Role) {
+    let name = match role {
+        Role::System => "system",
+        Role::Developer => "developer",
+        Role::User => "user",
+        Role::Assistant => "assistant",
+        Role::Tool => "tool",
+        Role::Function => "function",
+        Role::Other(name) => return write_str(buf, name),
+    };
+    buf.put_u8(b'"');
+    buf.put_slice(name.as_bytes());
+    buf.put_u8(b'"');
+}
+
+/// A finish reason as serde writes it: `null`, a known one by its name, another escaped.
+pub fn write_finish_reason(buf: &mut impl BufMut, reason: Option<&FinishReason>) {
+    match reason {
+        None => buf.put_slice(b"null"),
+        Some(FinishReason::Other(reason)) => write_str(buf, reason),
+        Some(reason) => {
+            buf.put_u8(b'"');
+            buf.put_slice(reason.as_str().as_bytes());
+            buf.put_u8(b'"');
+        }
+    }
+}
+
+/// A [`Message`], as in a request's `messages` or an answer's choice.
+///
+/// # Errors
+/// When serde_json cannot write a value it is handed (content parts, unknown fields).
+pub fn write_message<B: BufMut>(buf: &mut B, message: &Message) -> serde_json::Result<()> {
+    buf.put_slice(b"{\"role\":");
+    write_role(buf, &message.role);
+    buf.put_slice(b",\"content\":");
+    match &message.content {
+        None => buf.put_slice(b"null"),
+        Some(MessageContent::Text(text)) => write_str(buf, text),
+        Some(parts @ MessageContent::Parts(_)) => {
+            serde_json::to_writer((&mut *buf).writer(), parts)?;
+        }
+    }
+    if let Some(name) = &message.name {
+        buf.put_slice(b",\"name\":");
+        write_str(buf, name);
+    }
+    if let Some(calls) = &message.tool_calls {
+        buf.put_slice(b",\"tool_calls\":[");
+        for (i, call) in calls.iter().enumerate() {
+            if i > 0 {
+                buf.put_u8(b',');
+            }
+            buf.put_slice(b"{\"id\":");
+            write_str(buf, &call.id);
+            buf.put_slice(b",\"type\":");
+            write_str(buf, &call.kind);
+            buf.put_slice(b",\"function\":{\"name\":");
+            write_str(buf, &call.function.name);
+            buf.put_slice(b",\"arguments\":");
+            write_str(buf, &call.function.arguments);
+            buf.put_slice(b"}}");
+        }
+        buf.put_u8(b']');
+    }
+    if let Some(id) = &message.tool_call_id {
+        buf.put_slice(b",\"tool_call_id\":");
+        write_str(buf, id);
+    }
+    write_extra(buf, &message.extra)?;
+    buf.put_u8(b'}');
+    Ok(())
+}
+
+/// A [`ChatRequest`] as an OpenAI-compatible upstream is sent it: exactly what
+/// `serde_json::to_vec(request)` writes (its `extensions` are never written).
+///
+/// # Errors
+/// When serde_json cannot write a value it is handed (unknown fields, tools, content parts).
+pub fn write_chat_request<B: BufMut>(buf: &mut B, request: &ChatRequest) -> serde_json::Result<()> {
+    buf.put_slice(b"{\"model\":");
+    write_str(buf, &request.model);
+    buf.put_slice(b",\"messages\":[");
+    for (i, message) in request.messages.iter().enumerate() {
+        if i > 0 {
+            buf.put_u8(b',');
+        }
+        write_message(buf, message)?;
+    }
+    buf.put_u8(b']');
+    write_optional(buf, b",\"temperature\":", request.temperature.as_ref())?;
+    write_optional(buf, b",\"top_p\":", request.top_p.as_ref())?;
+    if let Some(n) = request.n {
+        buf.put_slice(b",\"n\":");
+        write_u64(buf, n.into());
+    }
+    if let Some(stream) = request.stream {
+        buf.put_slice(b",\"stream\":");
+        write_bool(buf, stream);
+    }
+    if let Some(options) = &request.stream_options {
+        buf.put_slice(b",\"stream_options\":");
+        match options.include_usage {
+            Some(include) => {
+                buf.put_slice(b"{\"include_usage\":");
+                write_bool(buf, include);
+                write_extra(buf, &options.extra)?;
+                buf.put_u8(b'}');
+            }
+            // Unknown fields alone: no known one to follow.
+            None => serde_json::to_writer((&mut *buf).writer(), options)?,
+        }
+    }
+    write_optional(buf, b",\"stop\":", request.stop.as_ref())?;
+    if let Some(max) = request.max_tokens {
+        buf.put_slice(b",\"max_tokens\":");
+        write_u64(buf, max.into());
+    }
+    if let Some(max) = request.max_completion_tokens {
+        buf.put_slice(b",\"max_completion_tokens\":");
+        write_u64(buf, max.into());
+    }
+    write_optional(
+        buf,
+        b",\"presence_penalty\":",
+        request.presence_penalty.as_ref(),
+    )?;
+    write_optional(
+        buf,
+        b",\"frequency_penalty\":",
+        request.frequency_penalty.as_ref(),
+    )?;
+    if let Some(seed) = request.seed {
+        buf.put_slice(b",\"seed\":");
+        if seed < 0 {
+            buf.put_u8(b'-');
+        }
+        write_u64(buf, seed.unsigned_abs());
+    }
+    if let Some(user) = &request.user {
+        buf.put_slice(b",\"user\":");
+        write_str(buf, user);
+    }
+    write_optional(buf, b",\"tools\":", request.tools.as_ref())?;
+    write_optional(buf, b",\"tool_choice\":", request.tool_choice.as_ref())?;
+    if let Some(parallel) = request.parallel_tool_calls {
+        buf.put_slice(b",\"parallel_tool_calls\":");
+        write_bool(buf, parallel);
+    }
+    write_optional(
+        buf,
+        b",\"response_format\":",
+        request.response_format.as_ref(),
+    )?;
+    write_extra(buf, &request.extra)?;
+    buf.put_u8(b'}');
+    Ok(())
+}
+
+fn write_bool(buf: &mut impl BufMut, value: bool) {
+    buf.put_slice(if value { b"true" } else { b"false" });
+}
+
+/// `key` (`,"name":`) and the value, by serde_json, when there is one.
+fn write_optional<B: BufMut>(
+    buf: &mut B,
+    key: &[u8],
+    value: Option<&impl Serialize>,
+) -> serde_json::Result<()> {
+    if let Some(value) = value {
+        buf.put_slice(key);
+        serde_json::to_writer((&mut *buf).writer(), value)?;
+    }
+    Ok(())
+}
