@@ -4,6 +4,11 @@
 //!   system prompt, a tool-call turn and its result, two function tools with JSON schemas,
 //!   sampling options, `stream_options`: `bulkhead_testkit::fixtures::realistic_request`);
 //!   throughput in bytes.
+//! - `request_write/{serde_json,by_hand}/{agent,long}`: the request as an upstream is sent
+//!   it, by `serde_json::to_vec` and by [`bulkhead_core::json::write_chat_request`] (the
+//!   gateway's), for the ~2 KB agent request above and a ~40 KB twelve-turn conversation
+//!   (`fixtures::long_conversation_request`, mostly text to escape); throughput in bytes.
+//! - `request_parse_long`: the long conversation parsed, as `request_parse`.
 //! - `response_serialize`: `serde_json::to_vec` of the response the 200 chunks below add up
 //!   to (~1 KB of text, usage with details, `system_fingerprint`).
 //! - `chunk_serialize`: one content chunk to JSON bytes in a reused buffer, as the gateway's
@@ -23,7 +28,7 @@
 
 use std::hint::black_box;
 
-use bulkhead_core::{ChatChunk, ChatRequest, ChunkAccumulator};
+use bulkhead_core::{ChatChunk, ChatRequest, ChunkAccumulator, json};
 use bulkhead_testkit::fixtures;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
@@ -61,6 +66,27 @@ fn wire(c: &mut Criterion) {
     group.bench_function("request_parse", |b| {
         b.iter(|| serde_json::from_slice::<ChatRequest>(black_box(request_json.as_bytes())))
     });
+
+    let long_json = fixtures::long_conversation_request();
+    let long: ChatRequest = serde_json::from_str(&long_json).expect("a valid request");
+    group.throughput(Throughput::Bytes(long_json.len() as u64));
+    group.bench_function("request_parse_long", |b| {
+        b.iter(|| serde_json::from_slice::<ChatRequest>(black_box(long_json.as_bytes())))
+    });
+    for (name, request) in [("agent", &request), ("long", &long)] {
+        let len = serde_json::to_vec(request).expect("serializes").len();
+        group.throughput(Throughput::Bytes(len as u64));
+        group.bench_function(format!("request_write/serde_json/{name}"), |b| {
+            b.iter(|| serde_json::to_vec(black_box(request)).expect("serializes"))
+        });
+        group.bench_function(format!("request_write/by_hand/{name}"), |b| {
+            b.iter(|| {
+                let mut out = Vec::new();
+                json::write_chat_request(&mut out, black_box(request)).expect("writes");
+                out
+            })
+        });
+    }
 
     let response_len = serde_json::to_vec(&response).expect("serializes").len();
     group.throughput(Throughput::Bytes(response_len as u64));

@@ -1,6 +1,7 @@
 //! Realistic OpenAI bodies as `serde_json::Value`, shaped like the ones api.openai.com sends,
 //! for [`Step::Json`](crate::Step::Json), [`Step::Stream`](crate::Step::Stream) and decoder
 //! tests, and for benches [`realistic_request`], a ~2 KB agent request as JSON text,
+//! [`long_conversation_request`], a ~40 KB conversation,
 //! [`realistic_response`], a ~1 KB answer as OpenAI sends it, and [`realistic_stream`], a
 //! 200-chunk stream as bytes.
 
@@ -9,8 +10,8 @@ use serde_json::{Value, json};
 mod realistic;
 
 pub use realistic::{
-    REALISTIC_STREAM_CHUNKS, TCP_SEGMENT, realistic_request, realistic_response, realistic_stream,
-    realistic_stream_events,
+    REALISTIC_STREAM_CHUNKS, TCP_SEGMENT, long_conversation_request, realistic_request,
+    realistic_response, realistic_stream, realistic_stream_events,
 };
 
 /// The model name the fixtures use when a test does not care.

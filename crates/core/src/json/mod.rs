@@ -21,47 +21,84 @@ mod tests;
 /// A JSON string, escaped exactly as serde_json does: `"` and `\`, the short forms `\b \f \n
 /// \r \t`, other control characters as `\u00XX`; everything else (UTF-8 included) verbatim.
 ///
-/// Prompts and answers are long runs of plain text, so the scan looks at eight bytes at a time
-/// and stops only in a word holding a byte to escape (serde_json looks each byte up in a
+/// Prompts and answers are long runs of plain text: the runs between bytes to escape are found
+/// 32 bytes at a time ([`next_escape`], then eight at a time) and copied whole (serde_json looks each byte up in a
 /// table).
 pub fn write_str(buf: &mut impl BufMut, s: &str) {
     let bytes = s.as_bytes();
     buf.put_u8(b'"');
     let mut start = 0;
-    let mut at = 0;
-    while at < bytes.len() {
-        if let Some(word) = bytes.get(at..at + 8)
-            && !needs_escape(u64::from_le_bytes(word.try_into().unwrap_or_default()))
-        {
-            at += 8;
-            continue;
-        }
-        let b = bytes[at];
-        if b >= 0x20 && b != b'"' && b != b'\\' {
-            at += 1;
-            continue;
-        }
+    loop {
+        let at = next_escape(bytes, start);
         buf.put_slice(&bytes[start..at]);
+        let Some(&b) = bytes.get(at) else { break };
         write_escape(buf, b);
-        at += 1;
-        start = at;
+        start = at + 1;
     }
-    buf.put_slice(&bytes[start..]);
     buf.put_u8(b'"');
 }
 
-/// Whether any of the eight bytes of `word` is a control character, `"` or `\`.
+/// The index of the first byte at or after `from` that a JSON string must escape (a control
+/// character, `"` or `\`), or `bytes.len()`.
+fn next_escape(bytes: &[u8], from: usize) -> usize {
+    let (blocks, tail) = bytes[from..].as_chunks::<32>();
+    for (i, block) in blocks.iter().enumerate() {
+        let (head, rest) = block.split_at(16);
+        let masks = [
+            word_escapes(&head[..8]),
+            word_escapes(&head[8..]),
+            word_escapes(&rest[..8]),
+            word_escapes(&rest[8..]),
+        ];
+        if masks[0] | masks[1] | masks[2] | masks[3] != 0 {
+            let at = from + 32 * i;
+            return match masks {
+                [m, ..] if m != 0 => at + first_flagged(m),
+                [_, m, ..] if m != 0 => at + 8 + first_flagged(m),
+                [_, _, m, _] if m != 0 => at + 16 + first_flagged(m),
+                [.., m] => at + 24 + first_flagged(m),
+            };
+        }
+    }
+    let (words, rest) = tail.as_chunks::<8>();
+    let mut at = bytes.len() - tail.len();
+    for word in words {
+        let mask = escapes(u64::from_le_bytes(*word));
+        if mask != 0 {
+            return at + first_flagged(mask);
+        }
+        at += 8;
+    }
+    rest.iter()
+        .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+        .map_or(bytes.len(), |i| at + i)
+}
+
+/// [`escapes`] of eight bytes.
+fn word_escapes(bytes: &[u8]) -> u64 {
+    let mut word = [0; 8];
+    word.copy_from_slice(bytes);
+    escapes(u64::from_le_bytes(word))
+}
+
+/// The bytes of `word` (read little-endian) that are control characters, `"` or `\`: each
+/// such byte's high bit set in the result, and no byte below the first such one set.
 ///
-/// The classic word tests: `(x - 0x01..) & !x & 0x80..` is non-zero exactly when some byte of
-/// `x` is zero, and `(x - n * 0x01..) & !x & 0x80..` exactly when some byte is below `n`
-/// (for `n` up to 0x80); bytes of 0x80 and up (UTF-8) never match either.
-fn needs_escape(word: u64) -> bool {
+/// The classic word tests: `(x - n * 0x01..) & !x & 0x80..` flags exactly the bytes of `x`
+/// below `n` (for `n` up to 0x80) up to and including the first, and perhaps bytes after it (a
+/// borrow runs upward from a flagged byte); bytes of 0x80 and up (UTF-8) are never flagged.
+fn escapes(word: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
     let quote = word ^ (ONES * u64::from(b'"'));
     let backslash = word ^ (ONES * u64::from(b'\\'));
-    below(word, 0x20) | below(quote, 1) | below(backslash, 1) != 0
+    below(word, 0x20) | below(quote, 1) | below(backslash, 1)
+}
+
+/// The position in its word of the first byte [`escapes`] flagged.
+fn first_flagged(mask: u64) -> usize {
+    (mask.trailing_zeros() / 8) as usize
 }
 
 /// The escape of one byte `write_str` does not write verbatim.

@@ -5,20 +5,23 @@ use crate::ChatRequest;
 
 #[test]
 fn strings_escape_as_serde_does_wherever_the_escape_falls_in_a_word() {
-    // Every byte that needs escaping, and its neighbours, at each offset of an 8-byte word,
-    // inside runs of plain ASCII and of multi-byte UTF-8.
+    // Every byte that needs escaping, and its neighbours, at each offset of the 32-byte blocks
+    // and 8-byte words the scan reads, inside runs of plain ASCII and of multi-byte UTF-8.
     let specials: Vec<char> = (0u8..0x20)
         .map(char::from)
         .chain([
             '"', '\\', ' ', '!', '#', '[', ']', '\u{7f}', 'é', '\u{2028}', '🎉',
         ])
         .collect();
-    for filler in ["abcdefghijklmnopqrstuvwxyz", "ééééééééééééé"] {
+    for filler in ["abcdefghijklmnopqrstuvwxyz".repeat(4), "é".repeat(60)] {
         for &special in &specials {
-            for at in 0..17 {
+            for at in 0..70 {
                 let mut text: String = filler.chars().take(at).collect();
                 text.push(special);
-                text.push_str(filler);
+                // A second escape close behind the first, sometimes in the same word.
+                text.extend(filler.chars().take(at % 11));
+                text.push(special);
+                text.push_str(&filler);
                 let mut ours = Vec::new();
                 write_str(&mut ours, &text);
                 let theirs = serde_json::to_vec(&text).expect("a string serializes");

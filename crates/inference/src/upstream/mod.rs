@@ -189,8 +189,9 @@ impl Upstream {
                 _ => 0,
             })
             .sum();
-        // Room for the text (escapes aside) and the members around it, so the body rarely grows.
-        let mut body = Vec::with_capacity(text + 256);
+        // Room for the text, an escape every eight bytes of it (line breaks and quotes are
+        // rarer) and the members around it, so the body rarely grows: growing copies it whole.
+        let mut body = Vec::with_capacity(text + text / 8 + 256);
         bulkhead_core::json::write_chat_request(&mut body, request)
             .map_err(|e| self.not_encoded(e))?;
         Ok(body)
