@@ -4,6 +4,9 @@
 //!   tool call and its result, two function tools with JSON schemas, sampling options:
 //!   `bulkhead_testkit::fixtures::realistic_request`); throughput in request bytes.
 //! - `chat_key/short`: a one-line question, the common chat-UI case.
+//! - `chat_key/long_conversation`: a ~40 KB twelve-turn conversation
+//!   (`bulkhead_testkit::fixtures::long_conversation_request`): the key's cost per byte of
+//!   prompt.
 //! - `embedding_key/one_input`: one input of an embeddings request.
 //!
 //! ```text
@@ -23,9 +26,11 @@ const SHORT: &str = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","conten
 fn bench(c: &mut Criterion) {
     let tenant = Tenant::new("team-a");
     let mut group = c.benchmark_group("chat_key");
+    let long = fixtures::long_conversation_request();
     for (name, json) in [
         ("agent_turn", fixtures::realistic_request()),
         ("short", SHORT),
+        ("long_conversation", long.as_str()),
     ] {
         let request: ChatRequest = serde_json::from_str(json).expect("valid request");
         group.throughput(Throughput::Bytes(json.len() as u64));

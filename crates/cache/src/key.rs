@@ -20,6 +20,7 @@ use std::sync::OnceLock;
 
 use bulkhead_core::{
     ChatRequest, EmbeddingRequest, Map, Message, ResponseFormat, Stop, Tenant, Tool, ToolChoice,
+    json,
 };
 use serde::Serialize;
 use serde_json::{Number, Value};
@@ -87,7 +88,7 @@ fn maps_are_sorted() -> bool {
 }
 
 /// The request's output-relevant fields, borrowed, in a fixed order.
-#[derive(Serialize)]
+#[cfg_attr(test, derive(Serialize))]
 struct KeyView<'a> {
     model: &'a String,
     messages: &'a Vec<Message>,
@@ -107,6 +108,95 @@ struct KeyView<'a> {
     extra: &'a Map,
 }
 
+impl<'a> KeyView<'a> {
+    fn of(request: &'a ChatRequest) -> Self {
+        // Destructured without `..`: a field added to `ChatRequest` stops this from compiling
+        // until it is placed in the key or among the ignored fields.
+        let ChatRequest {
+            model,
+            messages,
+            temperature,
+            top_p,
+            n,
+            stream: _,
+            stream_options: _,
+            stop,
+            max_tokens,
+            max_completion_tokens,
+            presence_penalty,
+            frequency_penalty,
+            seed,
+            user: _,
+            tools,
+            tool_choice,
+            parallel_tool_calls,
+            response_format,
+            extra,
+            extensions: _,
+        } = request;
+        KeyView {
+            model,
+            messages,
+            temperature,
+            top_p,
+            n,
+            stop,
+            max_tokens,
+            max_completion_tokens,
+            presence_penalty,
+            frequency_penalty,
+            seed,
+            tools,
+            tool_choice,
+            parallel_tool_calls,
+            response_format,
+            extra,
+        }
+    }
+
+    /// The view as JSON, exactly as `serde_json::to_writer` writes it (the tests check), with
+    /// the model and the messages, the bulk of a request, through [`bulkhead_core::json`]'s
+    /// writers (a long prompt's text ~2.5 times faster than serde_json escapes it).
+    fn write(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+        buf.extend_from_slice(b"{\"model\":");
+        json::write_str(buf, self.model);
+        buf.extend_from_slice(b",\"messages\":[");
+        for (i, message) in self.messages.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            json::write_message(buf, message)?;
+        }
+        buf.push(b']');
+        member(buf, b",\"temperature\":", self.temperature)?;
+        member(buf, b",\"top_p\":", self.top_p)?;
+        member(buf, b",\"n\":", self.n)?;
+        member(buf, b",\"stop\":", self.stop)?;
+        member(buf, b",\"max_tokens\":", self.max_tokens)?;
+        member(
+            buf,
+            b",\"max_completion_tokens\":",
+            self.max_completion_tokens,
+        )?;
+        member(buf, b",\"presence_penalty\":", self.presence_penalty)?;
+        member(buf, b",\"frequency_penalty\":", self.frequency_penalty)?;
+        member(buf, b",\"seed\":", self.seed)?;
+        member(buf, b",\"tools\":", self.tools)?;
+        member(buf, b",\"tool_choice\":", self.tool_choice)?;
+        member(buf, b",\"parallel_tool_calls\":", self.parallel_tool_calls)?;
+        member(buf, b",\"response_format\":", self.response_format)?;
+        member(buf, b",\"extra\":", self.extra)?;
+        buf.push(b'}');
+        Ok(())
+    }
+}
+
+/// `key` (`,"name":`) and `value` as serde_json writes it.
+fn member(buf: &mut Vec<u8>, key: &[u8], value: &impl Serialize) -> serde_json::Result<()> {
+    buf.extend_from_slice(key);
+    serde_json::to_writer(&mut *buf, value)
+}
+
 /// The fast path: the typed request serialized straight to JSON bytes and hashed.
 ///
 /// This is canonical because deserializing already normalized the client's key order: struct
@@ -115,50 +205,10 @@ struct KeyView<'a> {
 /// Numbers keep their form, so `1` and `1.0` are different keys: a rare miss, never a wrong
 /// hit. About three times faster than [`canonical_chat_key`].
 fn typed_chat_key(tenant: Option<&Tenant>, request: &ChatRequest) -> CacheKey {
-    // Destructured without `..`: a field added to `ChatRequest` stops this from compiling
-    // until it is placed in the key or among the ignored fields.
-    let ChatRequest {
-        model,
-        messages,
-        temperature,
-        top_p,
-        n,
-        stream: _,
-        stream_options: _,
-        stop,
-        max_tokens,
-        max_completion_tokens,
-        presence_penalty,
-        frequency_penalty,
-        seed,
-        user: _,
-        tools,
-        tool_choice,
-        parallel_tool_calls,
-        response_format,
-        extra,
-        extensions: _,
-    } = request;
-    let view = KeyView {
-        model,
-        messages,
-        temperature,
-        top_p,
-        n,
-        stop,
-        max_tokens,
-        max_completion_tokens,
-        presence_penalty,
-        frequency_penalty,
-        seed,
-        tools,
-        tool_choice,
-        parallel_tool_calls,
-        response_format,
-        extra,
-    };
+    let view = KeyView::of(request);
     let mut enc = Encoder::new(b"bulkhead-cache/chat/typed-v1", tenant);
-    if let Err(error) = serde_json::to_writer(&mut enc.buf, &view) {
+    enc.buf.reserve(json::messages_size_hint(&request.messages));
+    if let Err(error) = view.write(&mut enc.buf) {
         // Serializing borrowed data into a Vec does not fail; if it ever did, fall back to the
         // slow path rather than hash a truncated request.
         tracing::debug!(%error, "cache key: typed serialization failed");
@@ -369,6 +419,28 @@ mod tests {
         );
         assert_ne!(typed_chat_key(None, &a), typed_chat_key(None, &c));
         assert_ne!(canonical_chat_key(None, &a), canonical_chat_key(None, &c));
+    }
+
+    #[test]
+    fn the_key_view_is_written_exactly_as_serde_writes_it() {
+        let long = bulkhead_testkit::fixtures::long_conversation_request();
+        for body in [
+            bulkhead_testkit::fixtures::realistic_request(),
+            long.as_str(),
+            r#"{"model":"m","messages":[]}"#,
+            r#"{"model":"m\"\u0001","messages":[{"role":"user","content":"a\tb"},{"role":"assistant","content":null,"tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c","content":[{"type":"text","text":"x"}],"x_m":[1]}]}"#,
+            r#"{"model":"m","messages":[{"role":"critic","content":"é🎉","name":"n"}],"temperature":0,"top_p":0.5,"n":2,"stop":["a","b"],"max_tokens":1,"max_completion_tokens":2,"presence_penalty":-1.5,"frequency_penalty":1e-3,"seed":-7,"tool_choice":"none","parallel_tool_calls":true,"response_format":{"type":"json_object"},"x_b":{"q":1},"x_a":null}"#,
+        ] {
+            let request = parse(body);
+            let view = KeyView::of(&request);
+            let mut ours = Vec::new();
+            view.write(&mut ours).expect("writes");
+            let theirs = serde_json::to_vec(&view).expect("serializes");
+            assert_eq!(
+                String::from_utf8_lossy(&ours),
+                String::from_utf8_lossy(&theirs)
+            );
+        }
     }
 
     #[test]

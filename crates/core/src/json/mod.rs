@@ -228,6 +228,20 @@ pub fn write_message<B: BufMut>(buf: &mut B, message: &Message) -> serde_json::R
     Ok(())
 }
 
+/// Room to write `messages` (with a request's other members) without growing the buffer,
+/// which copies it whole: their text, an escape every eight bytes of it (line breaks and
+/// quotes are rarer), and 256 bytes for the rest.
+pub fn messages_size_hint(messages: &[Message]) -> usize {
+    let text: usize = messages
+        .iter()
+        .map(|m| match &m.content {
+            Some(MessageContent::Text(text)) => text.len(),
+            _ => 0,
+        })
+        .sum();
+    text + text / 8 + 256
+}
+
 /// A [`ChatRequest`] as an OpenAI-compatible upstream is sent it: exactly what
 /// `serde_json::to_vec(request)` writes (its `extensions` are never written).
 ///

@@ -15,7 +15,7 @@ mod tests;
 
 use std::sync::Arc;
 
-use bulkhead_core::{ChatRequest, Error, ErrorKind, MessageContent, Result};
+use bulkhead_core::{ChatRequest, Error, ErrorKind, Result};
 use bytes::Bytes;
 use http::header::{
     ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, PROXY_AUTHORIZATION,
@@ -181,17 +181,8 @@ impl Upstream {
     /// `request` as the JSON body of a chat call, written by hand
     /// ([`bulkhead_core::json::write_chat_request`]: the same bytes as serde_json, faster).
     pub(crate) fn chat_json(&self, request: &ChatRequest) -> Result<Vec<u8>> {
-        let text: usize = request
-            .messages
-            .iter()
-            .map(|m| match &m.content {
-                Some(MessageContent::Text(text)) => text.len(),
-                _ => 0,
-            })
-            .sum();
-        // Room for the text, an escape every eight bytes of it (line breaks and quotes are
-        // rarer) and the members around it, so the body rarely grows: growing copies it whole.
-        let mut body = Vec::with_capacity(text + text / 8 + 256);
+        let mut body =
+            Vec::with_capacity(bulkhead_core::json::messages_size_hint(&request.messages));
         bulkhead_core::json::write_chat_request(&mut body, request)
             .map_err(|e| self.not_encoded(e))?;
         Ok(body)
