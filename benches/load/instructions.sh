@@ -8,8 +8,9 @@
 #: For each of the static upstream, the bare reverse proxy (forwarding with reqwest, and with
 #: hyper-util's client alone, as the gateway's providers do), the release `bulkhead-server`
 #: (the proxies and the server in front of a second, unmeasured upstream) and that server with
-#: `[cache] enabled` (every measured request a hit: the warm-up filled the cache), JSON and
-#: 20-chunk stream: start it under callgrind on a free 127.0.0.1 port, warm it up for 1 s, zero
+#: `[cache] enabled` (every measured request a hit: the warm-up filled the cache), JSON,
+#: 20-chunk stream and JSON with a ~40 KB prompt (`bulkhead-bench-load --long-prompt`, a
+#: 25-message conversation: what grows with the prompt): start it under callgrind on a free 127.0.0.1 port, warm it up for 1 s, zero
 #: the counters, send
 #: `bulkhead-bench-load --concurrency 1` for BENCH_SECS, dump, and divide the program's total
 #: by the requests sent. Prints a markdown table; stops every process it started on exit.
@@ -28,11 +29,12 @@ gateway_config "$work/gateway.toml" "$upstream"
 gateway_config "$work/gateway-cache.toml" "$upstream"
 printf '\n[cache]\nenabled = true\n' >>"$work/gateway-cache.toml"
 
-measure() { # stream(0|1) command... -> instructions per request
-  local stream=$1 port pid out sent total flag=()
+measure() { # json|stream|long command... -> instructions per request
+  local kind=$1 port pid out sent total flag=()
   shift
   port=$(free_port)
-  [[ $stream == 1 ]] && flag=(--stream)
+  [[ $kind == stream ]] && flag=(--stream)
+  [[ $kind == long ]] && flag=(--long-prompt)
   start valgrind "$port" valgrind --tool=callgrind --callgrind-out-file="$work/cg.%p" "$@" \
     --listen "127.0.0.1:$port"
   pid=$started
@@ -48,8 +50,8 @@ measure() { # stream(0|1) command... -> instructions per request
   awk -v t="$total" -v n="$sent" 'BEGIN { printf "%.0f", t / n / 1000 }'
 }
 
-echo "| server | JSON (k instructions/request) | 20-chunk stream (k instructions/request) |"
-echo "|---|--:|--:|"
+echo "| server | JSON (k instructions/request) | 20-chunk stream (k instructions/request) | JSON, 40 KB prompt (k instructions/request) |"
+echo "|---|--:|--:|--:|"
 for server in upstream bare bare-hyper gateway cached; do
   case $server in
     upstream) cmd=("$bin/bulkhead-bench-upstream"); label="static upstream (direct)" ;;
@@ -59,5 +61,5 @@ for server in upstream bare bare-hyper gateway cached; do
     gateway) cmd=("$bin/bulkhead-server" --config "$work/gateway.toml"); label="bulkhead-server" ;;
     cached) cmd=("$bin/bulkhead-server" --config "$work/gateway-cache.toml"); label="bulkhead-server, cache hits" ;;
   esac
-  echo "| $label | $(measure 0 "${cmd[@]}") | $(measure 1 "${cmd[@]}") |"
+  echo "| $label | $(measure json "${cmd[@]}") | $(measure stream "${cmd[@]}") | $(measure long "${cmd[@]}") |"
 done

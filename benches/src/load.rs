@@ -55,6 +55,22 @@ impl Request {
             stream,
         }
     }
+
+    /// [`chat`](Self::chat) with a long prompt: the ~40 KB, 25-message conversation of
+    /// `bulkhead_testkit::fixtures::long_conversation_request`, whose cost grows with its
+    /// text (parsed, escaped again for the upstream).
+    pub fn long_chat(url: Url, model: &str, stream: bool) -> Self {
+        let mut body: serde_json::Value =
+            serde_json::from_str(&bulkhead_testkit::fixtures::long_conversation_request())
+                .expect("the fixture is one JSON object");
+        body["model"] = model.into();
+        body["stream"] = stream.into();
+        Self {
+            url,
+            body: Bytes::from(body.to_string()),
+            stream,
+        }
+    }
 }
 
 /// Whether `url` points at this machine (`localhost` or a loopback address): the load tools

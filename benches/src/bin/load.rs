@@ -53,6 +53,9 @@ struct Args {
     /// Ask for a streamed answer.
     #[arg(long)]
     stream: bool,
+    /// Send a ~40 KB, 25-message conversation instead of the small two-message prompt.
+    #[arg(long)]
+    long_prompt: bool,
     /// Print the markdown table instead of `key=value` figures.
     #[arg(long)]
     markdown: bool,
@@ -71,14 +74,19 @@ async fn main() -> anyhow::Result<()> {
             .parse::<reqwest::Url>()
             .with_context(|| format!("invalid URL {root}"))
     };
-    let direct = Request::chat(url(&args.direct)?, &args.model, args.stream);
-    let gateway = Request::chat(url(&args.gateway)?, &args.model, args.stream);
+    let request = if args.long_prompt {
+        Request::long_chat
+    } else {
+        Request::chat
+    };
+    let direct = request(url(&args.direct)?, &args.model, args.stream);
+    let gateway = request(url(&args.gateway)?, &args.model, args.stream);
     let mut targets = vec![direct, gateway];
     if let Some(bare) = &args.bare {
-        targets.push(Request::chat(url(bare)?, &args.model, args.stream));
+        targets.push(request(url(bare)?, &args.model, args.stream));
     }
     if let Some(nginx) = &args.nginx {
-        targets.push(Request::chat(url(nginx)?, &args.model, args.stream));
+        targets.push(request(url(nginx)?, &args.model, args.stream));
     }
     for u in targets.iter().map(|t| &t.url) {
         let host = u.host_str().unwrap_or_default();
