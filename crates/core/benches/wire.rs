@@ -9,6 +9,10 @@
 //!   gateway's), for the ~2 KB agent request above and a ~40 KB twelve-turn conversation
 //!   (`fixtures::long_conversation_request`, mostly text to escape); throughput in bytes.
 //! - `request_parse_long`: the long conversation parsed, as `request_parse`.
+//! - `request_read/{serde_json,by_hand}/{chat,long}`: a two-message chat request (what the
+//!   load scripts send) and the long conversation read by `serde_json::from_str` and by
+//!   [`bulkhead_core::json::read_chat_request`] (the gateway's: serde_json's result, read by
+//!   hand for the common shapes).
 //! - `response_serialize`: `serde_json::to_vec` of the response the 200 chunks below add up
 //!   to (~1 KB of text, usage with details, `system_fingerprint`).
 //! - `chunk_serialize`: one content chunk to JSON bytes in a reused buffer, as the gateway's
@@ -73,6 +77,16 @@ fn wire(c: &mut Criterion) {
     group.bench_function("request_parse_long", |b| {
         b.iter(|| serde_json::from_slice::<ChatRequest>(black_box(long_json.as_bytes())))
     });
+    let chat = r#"{"model":"chat","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Say hello to the benchmark."}],"temperature":0.2,"max_tokens":64,"stream":false}"#;
+    for (name, text) in [("chat", chat), ("long", long_json.as_str())] {
+        group.throughput(Throughput::Bytes(text.len() as u64));
+        group.bench_function(format!("request_read/serde_json/{name}"), |b| {
+            b.iter(|| serde_json::from_str::<ChatRequest>(black_box(text)).expect("parses"))
+        });
+        group.bench_function(format!("request_read/by_hand/{name}"), |b| {
+            b.iter(|| json::read_chat_request(black_box(text)).expect("reads"))
+        });
+    }
     for (name, request) in [("agent", &request), ("long", &long)] {
         let len = serde_json::to_vec(request).expect("serializes").len();
         group.throughput(Throughput::Bytes(len as u64));

@@ -32,6 +32,7 @@
 //! more route.
 
 pub mod anthropic;
+mod edits;
 mod immediate;
 mod openai;
 mod reply;
@@ -44,6 +45,7 @@ pub mod redis;
 
 use axum::serve::ListenerExt as _;
 
+pub use edits::each_edit;
 pub use immediate::{Immediate, drain_stream};
 pub use server::{MockUpstream, RecordedRequest};
 pub use step::Step;

@@ -15,8 +15,12 @@ use serde::Serialize;
 
 use crate::{ChatRequest, FinishReason, Map, Message, MessageContent, Role};
 
+pub mod read;
+mod request_de;
 #[cfg(test)]
 mod tests;
+
+pub use request_de::read_chat_request;
 
 /// A JSON string, escaped exactly as serde_json does: `"` and `\`, the short forms `\b \f \n
 /// \r \t`, other control characters as `\u00XX`; everything else (UTF-8 included) verbatim.

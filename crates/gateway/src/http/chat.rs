@@ -14,7 +14,11 @@ pub(crate) async fn handle(
     admission: Admission,
     body: RequestBody,
 ) -> Response {
-    let mut request: ChatRequest = match parse_body(body, gateway.inner.max_body_bytes) {
+    let mut request: ChatRequest = match parse_body(
+        body,
+        gateway.inner.max_body_bytes,
+        bulkhead_core::json::read_chat_request,
+    ) {
         Ok(request) => request,
         Err(error) => return (*error).into_response(),
     };

@@ -14,10 +14,13 @@ pub(crate) async fn handle(
     admission: Admission,
     body: RequestBody,
 ) -> Response {
-    let mut request: EmbeddingRequest = match parse_body(body, gateway.inner.max_body_bytes) {
-        Ok(request) => request,
-        Err(error) => return (*error).into_response(),
-    };
+    let mut request: EmbeddingRequest =
+        match parse_body(body, gateway.inner.max_body_bytes, |text| {
+            serde_json::from_str(text)
+        }) {
+            Ok(request) => request,
+            Err(error) => return (*error).into_response(),
+        };
     if request.input.is_empty() {
         return ApiError::empty("input", "input").into_response();
     }

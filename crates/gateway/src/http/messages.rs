@@ -52,7 +52,9 @@ pub(crate) async fn handle(
     admission: Admission,
     body: RequestBody,
 ) -> Response {
-    let wire: MessagesRequest = match parse_body(body, gateway.inner.max_body_bytes) {
+    let wire: MessagesRequest = match parse_body(body, gateway.inner.max_body_bytes, |text| {
+        serde_json::from_str(text)
+    }) {
         Ok(request) => request,
         Err(error) => return anthropic_error(*error),
     };

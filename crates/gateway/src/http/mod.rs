@@ -35,7 +35,6 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderName, HeaderValue, Method, StatusCode, Uri};
 use http_body_util::LengthLimitError;
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 use tower::Service;
 
 use crate::gateway::{Gateway, Route};
@@ -298,11 +297,13 @@ impl FromRequest<Gateway> for RequestBody {
     }
 }
 
-/// Read a JSON request body: a body over the limit or broken, or malformed JSON, becomes the
-/// error response the client gets.
-fn parse_body<T: DeserializeOwned>(
+/// Read a JSON request body with `parse` (`serde_json::from_str`, or a reader with exactly
+/// its results such as [`bulkhead_core::json::read_chat_request`]): a body over the limit or
+/// broken, or malformed JSON, becomes the error response the client gets.
+fn parse_body<T>(
     body: RequestBody,
     max_body_bytes: usize,
+    parse: fn(&str) -> serde_json::Result<T>,
 ) -> Result<T, Box<ApiError>> {
     let body = body
         .0
@@ -310,7 +311,7 @@ fn parse_body<T: DeserializeOwned>(
     // JSON is UTF-8 (RFC 8259). Checking the whole body once and parsing it as a `str` is
     // cheaper than `from_slice`, which validates every string it meets on its own.
     let text = std::str::from_utf8(&body).map_err(|e| Box::new(ApiError::body_not_utf8(&e)))?;
-    serde_json::from_str(text).map_err(|e| Box::new(ApiError::invalid_body(&e)))
+    parse(text).map_err(|e| Box::new(ApiError::invalid_body(&e)))
 }
 
 /// Room for every header an answer carries: its content type (and the SSE ones), the

@@ -27,7 +27,7 @@ use bulkhead_core::{
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
-use super::cursor::{Cursor, from_name};
+use bulkhead_core::json::read::{Cursor, from_name};
 
 #[cfg(test)]
 mod tests;
@@ -140,8 +140,8 @@ impl Head {
         let created = cursor.integer()?;
         cursor.expect(",\"model\":")?;
         let model = cursor.string()?;
-        let service_tier = cursor.nullable_string(",\"service_tier\":")?;
-        let system_fingerprint = cursor.nullable_string(",\"system_fingerprint\":")?;
+        let service_tier = nullable_string(&mut cursor, ",\"service_tier\":")?;
+        let system_fingerprint = nullable_string(&mut cursor, ",\"system_fingerprint\":")?;
         cursor.expect(",\"choices\":[")?;
         let rest = cursor.rest;
         let head = Self {
@@ -162,10 +162,10 @@ impl Head {
         let mut cursor = Cursor { rest };
         let mut choices = Vec::new();
         if !cursor.eat("]") {
-            choices.push(cursor.text_choice()?);
+            choices.push(text_choice(&mut cursor)?);
             cursor.expect("]")?;
         }
-        let (usage, extra) = match cursor.openai_members() {
+        let (usage, extra) = match openai_members(&cursor) {
             Some(members) => members,
             None => serde_members(cursor.rest)?,
         };
@@ -183,7 +183,7 @@ impl Head {
     }
 }
 
-/// The members after the choices that [`Cursor::openai_members`] does not read (`rest` being
+/// The members after the choices that [`openai_members`] does not read (`rest` being
 /// `,"usage":{...},...}`), read by serde_json.
 fn serde_members(rest: &str) -> Option<(Nullable<Box<Usage>>, Map)> {
     // A member must follow the comma (`,}` is a trailing comma serde_json refuses).
@@ -195,80 +195,76 @@ fn serde_members(rest: &str) -> Option<(Nullable<Box<Usage>>, Map)> {
     Some((usage, extra))
 }
 
-impl Cursor<'_> {
-    /// `{"index":N,"delta":{["role":"assistant",]"content":"..."[,"refusal":null]}
-    /// [,"logprobs":null],"finish_reason":null|"..."}`, or the same with an empty delta `{}`.
-    fn text_choice(&mut self) -> Option<ChunkChoice> {
-        self.expect("{\"index\":")?;
-        let index = u32::try_from(self.integer()?).ok()?;
-        self.expect(",\"delta\":{")?;
-        let mut delta_extra = Map::new();
-        let (role, content) = if self.eat("}") {
-            // The last chunk of a choice often adds nothing.
-            (None, Nullable::Absent)
-        } else {
-            let role = self
-                .eat("\"role\":\"assistant\",")
-                .then_some(Role::Assistant);
-            self.expect("\"content\":")?;
-            let content = self.string()?;
-            if self.eat(",\"refusal\":null") {
-                delta_extra.insert("refusal".to_owned(), Value::Null);
-            }
-            self.expect("}")?;
-            (role, Nullable::Value(content))
-        };
-        let logprobs = if self.eat(",\"logprobs\":null") {
-            Nullable::Null
-        } else {
-            Nullable::Absent
-        };
-        self.expect(",\"finish_reason\":")?;
-        let finish_reason = if self.eat("null") {
-            None
-        } else {
-            Some(from_name::<FinishReason>(self.string()?)?)
-        };
-        self.expect("}")?;
-        Some(ChunkChoice {
-            index,
-            delta: Delta {
-                role,
-                content,
-                tool_calls: None,
-                extra: delta_extra,
-            },
-            logprobs,
-            finish_reason,
-            extra: Map::new(),
-        })
-    }
+/// `{"index":N,"delta":{["role":"assistant",]"content":"..."[,"refusal":null]}
+/// [,"logprobs":null],"finish_reason":null|"..."}`, or the same with an empty delta `{}`.
+fn text_choice(c: &mut Cursor<'_>) -> Option<ChunkChoice> {
+    c.expect("{\"index\":")?;
+    let index = u32::try_from(c.integer()?).ok()?;
+    c.expect(",\"delta\":{")?;
+    let mut delta_extra = Map::new();
+    let (role, content) = if c.eat("}") {
+        // The last chunk of a choice often adds nothing.
+        (None, Nullable::Absent)
+    } else {
+        let role = c.eat("\"role\":\"assistant\",").then_some(Role::Assistant);
+        c.expect("\"content\":")?;
+        let content = c.string()?;
+        if c.eat(",\"refusal\":null") {
+            delta_extra.insert("refusal".to_owned(), Value::Null);
+        }
+        c.expect("}")?;
+        (role, Nullable::Value(content))
+    };
+    let logprobs = if c.eat(",\"logprobs\":null") {
+        Nullable::Null
+    } else {
+        Nullable::Absent
+    };
+    c.expect(",\"finish_reason\":")?;
+    let finish_reason = if c.eat("null") {
+        None
+    } else {
+        Some(from_name::<FinishReason>(c.string()?)?)
+    };
+    c.expect("}")?;
+    Some(ChunkChoice {
+        index,
+        delta: Delta {
+            role,
+            content,
+            tool_calls: None,
+            extra: delta_extra,
+        },
+        logprobs,
+        finish_reason,
+        extra: Map::new(),
+    })
+}
 
-    /// `key` then a string or `null`; absent when the bytes do not start with `key`.
-    fn nullable_string(&mut self, key: &str) -> Option<Nullable<String>> {
-        if !self.eat(key) {
-            return Some(Nullable::Absent);
-        }
-        if self.eat("null") {
-            return Some(Nullable::Null);
-        }
-        self.string().map(Nullable::Value)
+/// `key` then a string or `null`; absent when the bytes do not start with `key`.
+fn nullable_string(c: &mut Cursor<'_>, key: &str) -> Option<Nullable<String>> {
+    if !c.eat(key) {
+        return Some(Nullable::Absent);
     }
+    if c.eat("null") {
+        return Some(Nullable::Null);
+    }
+    c.string().map(Nullable::Value)
+}
 
-    /// What OpenAI sends after the choices, to the end: `[,"usage":null][,"obfuscation":"..."]}`.
-    fn openai_members(&self) -> Option<(Nullable<Box<Usage>>, Map)> {
-        let mut cursor = Cursor { rest: self.rest };
-        let usage = if cursor.eat(",\"usage\":null") {
-            Nullable::Null
-        } else {
-            Nullable::Absent
-        };
-        let mut extra = Map::new();
-        if cursor.eat(",\"obfuscation\":") {
-            extra.insert("obfuscation".to_owned(), Value::String(cursor.string()?));
-        }
-        (cursor.rest == "}").then_some((usage, extra))
+/// What OpenAI sends after the choices, to the end: `[,"usage":null][,"obfuscation":"..."]}`.
+fn openai_members(c: &Cursor<'_>) -> Option<(Nullable<Box<Usage>>, Map)> {
+    let mut cursor = Cursor { rest: c.rest };
+    let usage = if cursor.eat(",\"usage\":null") {
+        Nullable::Null
+    } else {
+        Nullable::Absent
+    };
+    let mut extra = Map::new();
+    if cursor.eat(",\"obfuscation\":") {
+        extra.insert("obfuscation".to_owned(), Value::String(cursor.string()?));
     }
+    (cursor.rest == "}").then_some((usage, extra))
 }
 
 /// The members of a chunk after its choices: `usage`, and unknown ones for `extra`. A member

@@ -4,9 +4,6 @@
 //! that speaks the OpenAI wire format is a different [`OpenAiConfig`], never different code.
 
 mod chunk_de;
-mod cursor;
-#[cfg(test)]
-mod edits;
 pub mod presets;
 mod response_de;
 mod stream;

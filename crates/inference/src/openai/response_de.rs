@@ -20,7 +20,7 @@ use bulkhead_core::{
 };
 use serde_json::Value;
 
-use super::cursor::{Cursor, from_name};
+use bulkhead_core::json::read::{Cursor, from_name};
 
 #[cfg(test)]
 mod tests;
@@ -61,9 +61,9 @@ pub(super) fn read(text: &str) -> Option<ChatResponse> {
     cursor.next_key("\"model\":")?;
     let model = cursor.string()?;
     cursor.next_key("\"choices\":")?;
-    let choices = cursor.choices()?;
+    let choices = choices(&mut cursor)?;
     let usage = if cursor.next_key("\"usage\":").is_some() {
-        cursor.or_null(Cursor::usage)?
+        cursor.or_null(usage)?
     } else {
         None
     };
@@ -87,131 +87,128 @@ pub(super) fn read(text: &str) -> Option<ChatResponse> {
     })
 }
 
-impl Cursor<'_> {
-    /// `[CHOICE, ...]`.
-    fn choices(&mut self) -> Option<Vec<Choice>> {
-        self.expect("[")?;
-        let mut choices = Vec::with_capacity(1);
-        if self.token("]").is_some() {
+/// `[CHOICE, ...]`.
+fn choices(c: &mut Cursor<'_>) -> Option<Vec<Choice>> {
+    c.expect("[")?;
+    let mut choices = Vec::with_capacity(1);
+    if c.token("]").is_some() {
+        return Some(choices);
+    }
+    loop {
+        choices.push(choice(c)?);
+        if c.token("]").is_some() {
             return Some(choices);
         }
-        loop {
-            choices.push(self.choice()?);
-            if self.token("]").is_some() {
-                return Some(choices);
-            }
-            self.token(",")?;
-        }
+        c.token(",")?;
     }
+}
 
-    /// `{"index":N,"message":MESSAGE[,"logprobs":null],"finish_reason":S|null}`.
-    fn choice(&mut self) -> Option<Choice> {
-        self.token("{")?;
-        self.key("\"index\":")?;
-        let index = self.number_u32()?;
-        self.next_key("\"message\":")?;
-        let message = self.message()?;
-        // Only `null` is read here: logprobs themselves are left to serde_json.
-        let logprobs = self.nullable_member("\"logprobs\":", |_| None::<Value>)?;
-        self.next_key("\"finish_reason\":")?;
-        let finish_reason = match self.or_null(Cursor::string)? {
-            Some(name) => Some(from_name::<FinishReason>(name)?),
-            None => None,
-        };
-        self.token("}")?;
-        Some(Choice {
-            index,
-            message,
-            logprobs,
-            finish_reason,
+/// `{"index":N,"message":MESSAGE[,"logprobs":null],"finish_reason":S|null}`.
+fn choice(c: &mut Cursor<'_>) -> Option<Choice> {
+    c.token("{")?;
+    c.key("\"index\":")?;
+    let index = c.number_u32()?;
+    c.next_key("\"message\":")?;
+    let message = message(c)?;
+    // Only `null` is read here: logprobs themselves are left to serde_json.
+    let logprobs = c.nullable_member("\"logprobs\":", |_| None::<Value>)?;
+    c.next_key("\"finish_reason\":")?;
+    let finish_reason = match c.or_null(Cursor::string)? {
+        Some(name) => Some(from_name::<FinishReason>(name)?),
+        None => None,
+    };
+    c.token("}")?;
+    Some(Choice {
+        index,
+        message,
+        logprobs,
+        finish_reason,
+        extra: Map::new(),
+    })
+}
+
+/// `{"role":"assistant","content":S|null[,"refusal":null][,"annotations":[]]}`.
+fn message(c: &mut Cursor<'_>) -> Option<Message> {
+    c.expect("{")?;
+    c.key("\"role\":")?;
+    let role = from_name::<Role>(c.string()?)?;
+    c.next_key("\"content\":")?;
+    let content = c.or_null(Cursor::string)?.map(MessageContent::Text);
+    let mut extra = Map::new();
+    if c.next_key("\"refusal\":").is_some() {
+        c.expect("null")?;
+        extra.insert("refusal".to_owned(), Value::Null);
+    }
+    if c.next_key("\"annotations\":").is_some() {
+        c.expect("[")?;
+        c.token("]")?;
+        extra.insert("annotations".to_owned(), Value::Array(Vec::new()));
+    }
+    c.token("}")?;
+    Some(Message {
+        role,
+        content,
+        name: None,
+        tool_calls: None,
+        tool_call_id: None,
+        extra,
+    })
+}
+
+/// `{"prompt_tokens":N,"completion_tokens":N,"total_tokens":N
+/// [,"prompt_tokens_details":{"cached_tokens":N,"audio_tokens":N}|null]
+/// [,"completion_tokens_details":{"reasoning_tokens":N,"audio_tokens":N,
+/// "accepted_prediction_tokens":N,"rejected_prediction_tokens":N}|null]}`, where each
+/// count in a breakdown may be `null`.
+fn usage(c: &mut Cursor<'_>) -> Option<Usage> {
+    c.expect("{")?;
+    c.key("\"prompt_tokens\":")?;
+    let prompt_tokens = c.number_u32()?;
+    c.next_key("\"completion_tokens\":")?;
+    let completion_tokens = c.number_u32()?;
+    c.next_key("\"total_tokens\":")?;
+    let total_tokens = c.number_u32()?;
+    let prompt_tokens_details = c.nullable_member("\"prompt_tokens_details\":", |cursor| {
+        cursor.expect("{")?;
+        cursor.key("\"cached_tokens\":")?;
+        let cached_tokens = cursor.optional_u32()?;
+        cursor.next_key("\"audio_tokens\":")?;
+        let audio_tokens = cursor.optional_u32()?;
+        cursor.token("}")?;
+        Some(PromptTokensDetails {
+            cached_tokens,
+            audio_tokens,
+            cache_write_tokens: None,
             extra: Map::new(),
         })
-    }
-
-    /// `{"role":"assistant","content":S|null[,"refusal":null][,"annotations":[]]}`.
-    fn message(&mut self) -> Option<Message> {
-        self.expect("{")?;
-        self.key("\"role\":")?;
-        let role = from_name::<Role>(self.string()?)?;
-        self.next_key("\"content\":")?;
-        let content = self.or_null(Cursor::string)?.map(MessageContent::Text);
-        let mut extra = Map::new();
-        if self.next_key("\"refusal\":").is_some() {
-            self.expect("null")?;
-            extra.insert("refusal".to_owned(), Value::Null);
-        }
-        if self.next_key("\"annotations\":").is_some() {
-            self.expect("[")?;
-            self.token("]")?;
-            extra.insert("annotations".to_owned(), Value::Array(Vec::new()));
-        }
-        self.token("}")?;
-        Some(Message {
-            role,
-            content,
-            name: None,
-            tool_calls: None,
-            tool_call_id: None,
-            extra,
-        })
-    }
-
-    /// `{"prompt_tokens":N,"completion_tokens":N,"total_tokens":N
-    /// [,"prompt_tokens_details":{"cached_tokens":N,"audio_tokens":N}|null]
-    /// [,"completion_tokens_details":{"reasoning_tokens":N,"audio_tokens":N,
-    /// "accepted_prediction_tokens":N,"rejected_prediction_tokens":N}|null]}`, where each
-    /// count in a breakdown may be `null`.
-    fn usage(&mut self) -> Option<Usage> {
-        self.expect("{")?;
-        self.key("\"prompt_tokens\":")?;
-        let prompt_tokens = self.number_u32()?;
-        self.next_key("\"completion_tokens\":")?;
-        let completion_tokens = self.number_u32()?;
-        self.next_key("\"total_tokens\":")?;
-        let total_tokens = self.number_u32()?;
-        let prompt_tokens_details =
-            self.nullable_member("\"prompt_tokens_details\":", |cursor| {
-                cursor.expect("{")?;
-                cursor.key("\"cached_tokens\":")?;
-                let cached_tokens = cursor.optional_u32()?;
-                cursor.next_key("\"audio_tokens\":")?;
-                let audio_tokens = cursor.optional_u32()?;
-                cursor.token("}")?;
-                Some(PromptTokensDetails {
-                    cached_tokens,
-                    audio_tokens,
-                    cache_write_tokens: None,
-                    extra: Map::new(),
-                })
-            })?;
-        let completion_tokens_details =
-            self.nullable_member("\"completion_tokens_details\":", |cursor| {
-                cursor.expect("{")?;
-                cursor.key("\"reasoning_tokens\":")?;
-                let reasoning_tokens = cursor.optional_u32()?;
-                cursor.next_key("\"audio_tokens\":")?;
-                let audio_tokens = cursor.optional_u32()?;
-                cursor.next_key("\"accepted_prediction_tokens\":")?;
-                let accepted_prediction_tokens = cursor.optional_u32()?;
-                cursor.next_key("\"rejected_prediction_tokens\":")?;
-                let rejected_prediction_tokens = cursor.optional_u32()?;
-                cursor.token("}")?;
-                Some(CompletionTokensDetails {
-                    reasoning_tokens,
-                    audio_tokens,
-                    accepted_prediction_tokens,
-                    rejected_prediction_tokens,
-                    extra: Map::new(),
-                })
-            })?;
-        self.token("}")?;
-        Some(Usage {
-            prompt_tokens,
-            completion_tokens,
-            total_tokens,
-            prompt_tokens_details,
-            completion_tokens_details,
-            extra: Map::new(),
-        })
-    }
+    })?;
+    let completion_tokens_details =
+        c.nullable_member("\"completion_tokens_details\":", |cursor| {
+            cursor.expect("{")?;
+            cursor.key("\"reasoning_tokens\":")?;
+            let reasoning_tokens = cursor.optional_u32()?;
+            cursor.next_key("\"audio_tokens\":")?;
+            let audio_tokens = cursor.optional_u32()?;
+            cursor.next_key("\"accepted_prediction_tokens\":")?;
+            let accepted_prediction_tokens = cursor.optional_u32()?;
+            cursor.next_key("\"rejected_prediction_tokens\":")?;
+            let rejected_prediction_tokens = cursor.optional_u32()?;
+            cursor.token("}")?;
+            Some(CompletionTokensDetails {
+                reasoning_tokens,
+                audio_tokens,
+                accepted_prediction_tokens,
+                rejected_prediction_tokens,
+                extra: Map::new(),
+            })
+        })?;
+    c.token("}")?;
+    Some(Usage {
+        prompt_tokens,
+        completion_tokens,
+        total_tokens,
+        prompt_tokens_details,
+        completion_tokens_details,
+        extra: Map::new(),
+    })
 }

@@ -1,7 +1,7 @@
 use bulkhead_core::ChatChunk;
 
 use super::ChunkDecoder;
-use crate::openai::edits::each_edit;
+use bulkhead_testkit::each_edit;
 
 const OPENAI_HEAD: &str = r#"{"id":"chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG","object":"chat.completion.chunk","created":1741569952,"model":"gpt-4o-2024-08-06","service_tier":"default","system_fingerprint":"fp_eb9dce56a8","choices":"#;
 

@@ -1,7 +1,7 @@
 use bulkhead_core::ChatResponse;
 
 use super::{decode_response, read};
-use crate::openai::edits::each_edit;
+use bulkhead_testkit::each_edit;
 
 /// OpenAI's answer as it sends it: indented, a line break and multi-byte UTF-8 in the content.
 const OPENAI: &str = bulkhead_testkit::fixtures::realistic_response();
