@@ -160,14 +160,8 @@ impl<'a> KeyView<'a> {
     fn write(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
         buf.extend_from_slice(b"{\"model\":");
         json::write_str(buf, self.model);
-        buf.extend_from_slice(b",\"messages\":[");
-        for (i, message) in self.messages.iter().enumerate() {
-            if i > 0 {
-                buf.push(b',');
-            }
-            json::write_message(buf, message)?;
-        }
-        buf.push(b']');
+        buf.extend_from_slice(b",\"messages\":");
+        json::write_array(buf, self.messages, json::write_message)?;
         member(buf, b",\"temperature\":", self.temperature)?;
         member(buf, b",\"top_p\":", self.top_p)?;
         member(buf, b",\"n\":", self.n)?;

@@ -186,6 +186,26 @@ pub fn write_finish_reason(buf: &mut impl BufMut, reason: Option<&FinishReason>)
     }
 }
 
+/// `[item,item,...]`, each item written by `write`.
+///
+/// # Errors
+/// The first error of `write`.
+pub fn write_array<B: BufMut, T>(
+    buf: &mut B,
+    items: &[T],
+    mut write: impl FnMut(&mut B, &T) -> serde_json::Result<()>,
+) -> serde_json::Result<()> {
+    buf.put_u8(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            buf.put_u8(b',');
+        }
+        write(buf, item)?;
+    }
+    buf.put_u8(b']');
+    Ok(())
+}
+
 /// A [`Message`], as in a request's `messages` or an answer's choice.
 ///
 /// # Errors
@@ -254,14 +274,8 @@ pub fn messages_size_hint(messages: &[Message]) -> usize {
 pub fn write_chat_request<B: BufMut>(buf: &mut B, request: &ChatRequest) -> serde_json::Result<()> {
     buf.put_slice(b"{\"model\":");
     write_str(buf, &request.model);
-    buf.put_slice(b",\"messages\":[");
-    for (i, message) in request.messages.iter().enumerate() {
-        if i > 0 {
-            buf.put_u8(b',');
-        }
-        write_message(buf, message)?;
-    }
-    buf.put_u8(b']');
+    buf.put_slice(b",\"messages\":");
+    write_array(buf, &request.messages, write_message)?;
     write_optional(buf, b",\"temperature\":", request.temperature.as_ref())?;
     write_optional(buf, b",\"top_p\":", request.top_p.as_ref())?;
     if let Some(n) = request.n {

@@ -8,7 +8,9 @@
 //! content, usage details, unknown fields) is handed to serde_json in place, so every answer
 //! takes this path and none changes shape.
 
-use bulkhead_core::json::{write_extra, write_finish_reason, write_message, write_str, write_u64};
+use bulkhead_core::json::{
+    write_array, write_extra, write_finish_reason, write_message, write_str, write_u64,
+};
 use bulkhead_core::{ChatResponse, Choice, MessageContent};
 
 use super::chunk_json::{self, write_logprobs, write_nullable_str};
@@ -34,14 +36,8 @@ pub(crate) fn encode(answer: &ChatResponse) -> serde_json::Result<Vec<u8>> {
     write_u64(&mut out, answer.created);
     out.extend_from_slice(b",\"model\":");
     write_str(&mut out, &answer.model);
-    out.extend_from_slice(b",\"choices\":[");
-    for (i, choice) in answer.choices.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write_choice(&mut out, choice)?;
-    }
-    out.push(b']');
+    out.extend_from_slice(b",\"choices\":");
+    write_array(&mut out, &answer.choices, write_choice)?;
     if let Some(usage) = &answer.usage {
         out.extend_from_slice(b",\"usage\":");
         chunk_json::write_any_usage(&mut out, usage)?;

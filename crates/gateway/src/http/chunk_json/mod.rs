@@ -10,7 +10,9 @@
 //! `false`, for the caller to encode with serde_json. The output is byte-for-byte what serde_json writes, which the tests
 //! check.
 
-use bulkhead_core::json::{write_extra, write_finish_reason, write_role, write_str, write_u64};
+use bulkhead_core::json::{
+    write_array, write_extra, write_finish_reason, write_role, write_str, write_u64,
+};
 use bulkhead_core::{
     ChatChunk, ChunkChoice, Delta, FunctionCallDelta, Map, Nullable, SharedStr, ToolCallDelta,
     Usage,
@@ -62,14 +64,8 @@ impl ChunkEncoder {
 
     fn write_chunk(&self, buf: &mut BytesMut, chunk: &ChatChunk) -> serde_json::Result<()> {
         buf.put_slice(&self.prefix);
-        buf.put_slice(b"\"choices\":[");
-        for (i, choice) in chunk.choices.iter().enumerate() {
-            if i > 0 {
-                buf.put_u8(b',');
-            }
-            write_choice(buf, choice)?;
-        }
-        buf.put_u8(b']');
+        buf.put_slice(b"\"choices\":");
+        write_array(buf, &chunk.choices, write_choice)?;
         match &chunk.usage {
             Nullable::Absent => {}
             Nullable::Null => buf.put_slice(b",\"usage\":null"),
