@@ -4,16 +4,18 @@
 //! its caller to hand the whole text to serde_json, so what a reader returns, and every error,
 //! is always serde_json's.
 
-use super::next_escape;
-
-/// The first room given to a string with escapes, which is usually text (a message with line
-/// breaks or quotes): growing it copies what it holds, and its length is not known until its
-/// end.
-const ESCAPED_CAPACITY: usize = 1024;
-use crate::Nullable;
 use serde::Deserialize;
 use serde::de::IntoDeserializer;
 use serde::de::value::StringDeserializer;
+
+use super::next_escape;
+use crate::Nullable;
+
+/// The first room given to a string with escapes, which is usually text (a message with line
+/// breaks or quotes): growing it copies what it holds, and its length is not known until its
+/// end. Never more than the rest of the text, so a short document (a stream's chunk) does not
+/// get a kilobyte per escaped token.
+const ESCAPED_CAPACITY: usize = 1024;
 
 /// A reader over JSON text that expects a layout and gives up (`None`) on anything else, for
 /// the callers to hand the whole text to serde_json.
@@ -152,7 +154,7 @@ impl Cursor<'_> {
                         by_serde = true;
                     } else if !by_serde {
                         let out = text.get_or_insert_with(|| {
-                            String::with_capacity(ESCAPED_CAPACITY.max(2 * at))
+                            String::with_capacity(ESCAPED_CAPACITY.max(2 * at).min(bytes.len()))
                         });
                         // `at` is at an ASCII backslash: a character boundary.
                         out.push_str(&body[start..at]);
