@@ -22,7 +22,7 @@ use bulkhead_core::{
     ChatRequest, EmbeddingRequest, Map, Message, ResponseFormat, Stop, Tenant, Tool, ToolChoice,
     json,
 };
-use serde::Serialize;
+
 use serde_json::{Number, Value};
 use sha2::{Digest, Sha256};
 
@@ -88,7 +88,7 @@ fn maps_are_sorted() -> bool {
 }
 
 /// The request's output-relevant fields, borrowed, in a fixed order.
-#[cfg_attr(test, derive(Serialize))]
+#[cfg_attr(test, derive(serde::Serialize))]
 struct KeyView<'a> {
     model: &'a String,
     messages: &'a Vec<Message>,
@@ -162,33 +162,27 @@ impl<'a> KeyView<'a> {
         json::write_str(buf, self.model);
         buf.extend_from_slice(b",\"messages\":");
         json::write_array(buf, self.messages, json::write_message)?;
-        member(buf, b",\"temperature\":", self.temperature)?;
-        member(buf, b",\"top_p\":", self.top_p)?;
-        member(buf, b",\"n\":", self.n)?;
-        member(buf, b",\"stop\":", self.stop)?;
-        member(buf, b",\"max_tokens\":", self.max_tokens)?;
-        member(
+        json::write_member(buf, b",\"temperature\":", self.temperature)?;
+        json::write_member(buf, b",\"top_p\":", self.top_p)?;
+        json::write_member(buf, b",\"n\":", self.n)?;
+        json::write_member(buf, b",\"stop\":", self.stop)?;
+        json::write_member(buf, b",\"max_tokens\":", self.max_tokens)?;
+        json::write_member(
             buf,
             b",\"max_completion_tokens\":",
             self.max_completion_tokens,
         )?;
-        member(buf, b",\"presence_penalty\":", self.presence_penalty)?;
-        member(buf, b",\"frequency_penalty\":", self.frequency_penalty)?;
-        member(buf, b",\"seed\":", self.seed)?;
-        member(buf, b",\"tools\":", self.tools)?;
-        member(buf, b",\"tool_choice\":", self.tool_choice)?;
-        member(buf, b",\"parallel_tool_calls\":", self.parallel_tool_calls)?;
-        member(buf, b",\"response_format\":", self.response_format)?;
-        member(buf, b",\"extra\":", self.extra)?;
+        json::write_member(buf, b",\"presence_penalty\":", self.presence_penalty)?;
+        json::write_member(buf, b",\"frequency_penalty\":", self.frequency_penalty)?;
+        json::write_member(buf, b",\"seed\":", self.seed)?;
+        json::write_member(buf, b",\"tools\":", self.tools)?;
+        json::write_member(buf, b",\"tool_choice\":", self.tool_choice)?;
+        json::write_member(buf, b",\"parallel_tool_calls\":", self.parallel_tool_calls)?;
+        json::write_member(buf, b",\"response_format\":", self.response_format)?;
+        json::write_member(buf, b",\"extra\":", self.extra)?;
         buf.push(b'}');
         Ok(())
     }
-}
-
-/// `key` (`,"name":`) and `value` as serde_json writes it.
-fn member(buf: &mut Vec<u8>, key: &[u8], value: &impl Serialize) -> serde_json::Result<()> {
-    buf.extend_from_slice(key);
-    serde_json::to_writer(&mut *buf, value)
 }
 
 /// The fast path: the typed request serialized straight to JSON bytes and hashed.

@@ -272,20 +272,16 @@ pub fn messages_size_hint(messages: &[Message]) -> usize {
 /// # Errors
 /// When serde_json cannot write a value it is handed (unknown fields, tools, content parts).
 pub fn write_chat_request<B: BufMut>(buf: &mut B, request: &ChatRequest) -> serde_json::Result<()> {
+    let u32_member = |buf: &mut B, n: &u32| write_u64(buf, (*n).into());
+    let bool_member = |buf: &mut B, value: &bool| write_bool(buf, *value);
     buf.put_slice(b"{\"model\":");
     write_str(buf, &request.model);
     buf.put_slice(b",\"messages\":");
     write_array(buf, &request.messages, write_message)?;
     write_optional(buf, b",\"temperature\":", request.temperature.as_ref())?;
     write_optional(buf, b",\"top_p\":", request.top_p.as_ref())?;
-    if let Some(n) = request.n {
-        buf.put_slice(b",\"n\":");
-        write_u64(buf, n.into());
-    }
-    if let Some(stream) = request.stream {
-        buf.put_slice(b",\"stream\":");
-        write_bool(buf, stream);
-    }
+    write_optional_with(buf, b",\"n\":", request.n.as_ref(), u32_member);
+    write_optional_with(buf, b",\"stream\":", request.stream.as_ref(), bool_member);
     if let Some(options) = &request.stream_options {
         buf.put_slice(b",\"stream_options\":");
         match options.include_usage {
@@ -300,14 +296,18 @@ pub fn write_chat_request<B: BufMut>(buf: &mut B, request: &ChatRequest) -> serd
         }
     }
     write_optional(buf, b",\"stop\":", request.stop.as_ref())?;
-    if let Some(max) = request.max_tokens {
-        buf.put_slice(b",\"max_tokens\":");
-        write_u64(buf, max.into());
-    }
-    if let Some(max) = request.max_completion_tokens {
-        buf.put_slice(b",\"max_completion_tokens\":");
-        write_u64(buf, max.into());
-    }
+    write_optional_with(
+        buf,
+        b",\"max_tokens\":",
+        request.max_tokens.as_ref(),
+        u32_member,
+    );
+    write_optional_with(
+        buf,
+        b",\"max_completion_tokens\":",
+        request.max_completion_tokens.as_ref(),
+        u32_member,
+    );
     write_optional(
         buf,
         b",\"presence_penalty\":",
@@ -318,23 +318,23 @@ pub fn write_chat_request<B: BufMut>(buf: &mut B, request: &ChatRequest) -> serd
         b",\"frequency_penalty\":",
         request.frequency_penalty.as_ref(),
     )?;
-    if let Some(seed) = request.seed {
-        buf.put_slice(b",\"seed\":");
-        if seed < 0 {
+    write_optional_with(buf, b",\"seed\":", request.seed.as_ref(), |buf, seed| {
+        if *seed < 0 {
             buf.put_u8(b'-');
         }
         write_u64(buf, seed.unsigned_abs());
-    }
-    if let Some(user) = &request.user {
-        buf.put_slice(b",\"user\":");
+    });
+    write_optional_with(buf, b",\"user\":", request.user.as_ref(), |buf, user| {
         write_str(buf, user);
-    }
+    });
     write_optional(buf, b",\"tools\":", request.tools.as_ref())?;
     write_optional(buf, b",\"tool_choice\":", request.tool_choice.as_ref())?;
-    if let Some(parallel) = request.parallel_tool_calls {
-        buf.put_slice(b",\"parallel_tool_calls\":");
-        write_bool(buf, parallel);
-    }
+    write_optional_with(
+        buf,
+        b",\"parallel_tool_calls\":",
+        request.parallel_tool_calls.as_ref(),
+        bool_member,
+    );
     write_optional(
         buf,
         b",\"response_format\":",
@@ -349,15 +349,37 @@ fn write_bool(buf: &mut impl BufMut, value: bool) {
     buf.put_slice(if value { b"true" } else { b"false" });
 }
 
-/// `key` (`,"name":`) and the value, by serde_json, when there is one.
+/// `key` (`,"name":`) and `value` as serde_json writes it.
+///
+/// # Errors
+/// When serde_json cannot write `value`.
+pub fn write_member<B: BufMut>(
+    buf: &mut B,
+    key: &[u8],
+    value: &impl Serialize,
+) -> serde_json::Result<()> {
+    buf.put_slice(key);
+    serde_json::to_writer((&mut *buf).writer(), value)
+}
+
+/// [`write_member`] when there is a value; nothing when there is none.
 fn write_optional<B: BufMut>(
     buf: &mut B,
     key: &[u8],
     value: Option<&impl Serialize>,
 ) -> serde_json::Result<()> {
+    value.map_or(Ok(()), |value| write_member(buf, key, value))
+}
+
+/// `key` and the value by `write` when there is one, as [`write_optional`] without serde.
+fn write_optional_with<B: BufMut, T>(
+    buf: &mut B,
+    key: &[u8],
+    value: Option<&T>,
+    write: impl FnOnce(&mut B, &T),
+) {
     if let Some(value) = value {
         buf.put_slice(key);
-        serde_json::to_writer((&mut *buf).writer(), value)?;
+        write(buf, value);
     }
-    Ok(())
 }

@@ -25,17 +25,6 @@ pub fn read_chat_request(text: &str) -> serde_json::Result<ChatRequest> {
     }
 }
 
-/// Sets bit `member` of `seen`, or gives up when it was set: a repeated member is serde's
-/// error to report.
-fn first(seen: &mut u32, member: u32) -> Option<()> {
-    let bit = 1 << member;
-    if *seen & bit != 0 {
-        return None;
-    }
-    *seen |= bit;
-    Some(())
-}
-
 /// The members of an object, each read by `member` (which gives up on a name it does not
 /// read), separated by commas: the cursor is at `{` and is left after `}`.
 fn object<'a>(
@@ -62,66 +51,42 @@ fn object<'a>(
 fn common_request(text: &str) -> Option<ChatRequest> {
     let mut c = Cursor { rest: text };
     c.skip_space();
-    let mut request = ChatRequest::default();
+    // Each member once: `Some` once read (`Some(None)` for `null`), and read again is a
+    // repeated member, serde's error to report.
     let (mut model, mut messages) = (None, None);
-    let mut seen = 0;
+    let (mut temperature, mut top_p, mut n, mut stream, mut stream_options) =
+        (None, None, None, None, None);
+    let (mut max_tokens, mut max_completion_tokens) = (None, None);
+    let (mut presence_penalty, mut frequency_penalty, mut seed, mut user) =
+        (None, None, None, None);
+    let mut parallel_tool_calls = None;
     object(&mut c, |c, name| {
         match name {
-            "model" => {
-                first(&mut seen, 0)?;
-                model = Some(c.string()?);
+            "model" if model.is_none() => model = Some(c.string()?),
+            "messages" if messages.is_none() => messages = Some(read_messages(c)?),
+            "temperature" if temperature.is_none() => {
+                temperature = Some(c.or_null(Cursor::number)?);
             }
-            "messages" => {
-                first(&mut seen, 1)?;
-                messages = Some(read_messages(c)?);
+            "top_p" if top_p.is_none() => top_p = Some(c.or_null(Cursor::number)?),
+            "n" if n.is_none() => n = Some(c.optional_u32()?),
+            "stream" if stream.is_none() => stream = Some(c.or_null(Cursor::boolean)?),
+            "stream_options" if stream_options.is_none() => {
+                stream_options = Some(c.or_null(read_stream_options)?);
             }
-            "temperature" => {
-                first(&mut seen, 2)?;
-                request.temperature = c.or_null(Cursor::number)?;
+            "max_tokens" if max_tokens.is_none() => max_tokens = Some(c.optional_u32()?),
+            "max_completion_tokens" if max_completion_tokens.is_none() => {
+                max_completion_tokens = Some(c.optional_u32()?);
             }
-            "top_p" => {
-                first(&mut seen, 3)?;
-                request.top_p = c.or_null(Cursor::number)?;
+            "presence_penalty" if presence_penalty.is_none() => {
+                presence_penalty = Some(c.or_null(Cursor::number)?);
             }
-            "n" => {
-                first(&mut seen, 4)?;
-                request.n = c.optional_u32()?;
+            "frequency_penalty" if frequency_penalty.is_none() => {
+                frequency_penalty = Some(c.or_null(Cursor::number)?);
             }
-            "stream" => {
-                first(&mut seen, 5)?;
-                request.stream = c.or_null(Cursor::boolean)?;
-            }
-            "stream_options" => {
-                first(&mut seen, 6)?;
-                request.stream_options = c.or_null(read_stream_options)?;
-            }
-            "max_tokens" => {
-                first(&mut seen, 7)?;
-                request.max_tokens = c.optional_u32()?;
-            }
-            "max_completion_tokens" => {
-                first(&mut seen, 8)?;
-                request.max_completion_tokens = c.optional_u32()?;
-            }
-            "presence_penalty" => {
-                first(&mut seen, 9)?;
-                request.presence_penalty = c.or_null(Cursor::number)?;
-            }
-            "frequency_penalty" => {
-                first(&mut seen, 10)?;
-                request.frequency_penalty = c.or_null(Cursor::number)?;
-            }
-            "seed" => {
-                first(&mut seen, 11)?;
-                request.seed = c.or_null(Cursor::signed_integer)?;
-            }
-            "user" => {
-                first(&mut seen, 12)?;
-                request.user = c.or_null(Cursor::string)?;
-            }
-            "parallel_tool_calls" => {
-                first(&mut seen, 13)?;
-                request.parallel_tool_calls = c.or_null(Cursor::boolean)?;
+            "seed" if seed.is_none() => seed = Some(c.or_null(Cursor::signed_integer)?),
+            "user" if user.is_none() => user = Some(c.or_null(Cursor::string)?),
+            "parallel_tool_calls" if parallel_tool_calls.is_none() => {
+                parallel_tool_calls = Some(c.or_null(Cursor::boolean)?);
             }
             _ => return None,
         }
@@ -131,9 +96,23 @@ fn common_request(text: &str) -> Option<ChatRequest> {
     if !c.rest.is_empty() {
         return None;
     }
-    request.model = model?;
-    request.messages = messages?;
-    Some(request)
+    Some(ChatRequest {
+        model: model?,
+        messages: messages?,
+        temperature: temperature.flatten(),
+        top_p: top_p.flatten(),
+        n: n.flatten(),
+        stream: stream.flatten(),
+        stream_options: stream_options.flatten(),
+        max_tokens: max_tokens.flatten(),
+        max_completion_tokens: max_completion_tokens.flatten(),
+        presence_penalty: presence_penalty.flatten(),
+        frequency_penalty: frequency_penalty.flatten(),
+        seed: seed.flatten(),
+        user: user.flatten(),
+        parallel_tool_calls: parallel_tool_calls.flatten(),
+        ..ChatRequest::default()
+    })
 }
 
 fn read_messages(c: &mut Cursor<'_>) -> Option<Vec<Message>> {
