@@ -289,7 +289,7 @@ impl EventState {
 /// Append bytes as UTF-8, replacing invalid sequences with U+FFFD as the standard's decoder does.
 #[inline]
 fn push_utf8(out: &mut String, bytes: &[u8]) {
-    match std::str::from_utf8(bytes) {
+    match bulkhead_core::json::from_utf8(bytes) {
         Ok(s) => out.push_str(s),
         Err(_) => out.push_str(&String::from_utf8_lossy(bytes)),
     }

@@ -144,3 +144,22 @@ fn edge_values_write_as_serde_does() {
         assert_writes_as_serde(&body);
     }
 }
+
+#[test]
+fn text_is_checked_as_utf8_as_std_checks_it() {
+    // Long enough for the SIMD path (64-byte blocks), with multi-byte characters across blocks.
+    let text = "plain ASCII, then é, ü, € and ✓ across the blocks; ".repeat(20);
+    assert_eq!(super::from_utf8(text.as_bytes()), Ok(text.as_str()));
+    for at in [0, 1, 63, 64, 65, 500, text.len() - 1] {
+        for bad in [&b"\xff"[..], b"\xc3", b"\xe2\x82", b"\xed\xa0\x80"] {
+            let mut bytes = text.clone().into_bytes();
+            bytes.splice(at..at, bad.iter().copied());
+            assert_eq!(
+                super::from_utf8(&bytes),
+                std::str::from_utf8(&bytes),
+                "{bad:?} at {at}"
+            );
+            assert!(super::from_utf8(&bytes).is_err());
+        }
+    }
+}

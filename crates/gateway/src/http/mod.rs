@@ -310,7 +310,8 @@ fn parse_body<T>(
         .map_err(|status| Box::new(ApiError::body_rejected(status, max_body_bytes)))?;
     // JSON is UTF-8 (RFC 8259). Checking the whole body once and parsing it as a `str` is
     // cheaper than `from_slice`, which validates every string it meets on its own.
-    let text = std::str::from_utf8(&body).map_err(|e| Box::new(ApiError::body_not_utf8(&e)))?;
+    let text =
+        bulkhead_core::json::from_utf8(&body).map_err(|e| Box::new(ApiError::body_not_utf8(&e)))?;
     parse(text).map_err(|e| Box::new(ApiError::invalid_body(&e)))
 }
 

@@ -231,7 +231,7 @@ impl Upstream {
         let body = self.read_body(response, clock, max_body, false).await?;
         // Checked as UTF-8 once and parsed as a `str`: `from_slice` validates every string
         // again. JSON is UTF-8, so a body that is not is no answer either.
-        let parsed = match std::str::from_utf8(&body) {
+        let parsed = match bulkhead_core::json::from_utf8(&body) {
             Ok(text) => parse(text),
             Err(_) => serde_json::from_slice(&body),
         };
