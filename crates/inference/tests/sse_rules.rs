@@ -134,3 +134,69 @@ fn borrowed_events_do_not_carry_into_the_next() {
     let types: Vec<_> = owned.iter().map(|e| e.event.as_deref()).collect();
     assert_eq!(types, [None, Some("add"), None]);
 }
+
+#[test]
+fn single_data_line_events_read_the_same_whole_split_or_byte_by_byte() {
+    // Events of one `data:` line (handed out straight from the buffer when whole) among those
+    // that are not: an id before, a type, a comment, CRLF, no space, empty data, bad UTF-8.
+    let body: &[u8] = b"data: {\"a\":1}\n\nid: 9\ndata: two\n\ndata:three\n\ndata:\n\n\
+        event: add\ndata: typed\n\n: note\ndata: after a comment\n\ndata: crlf\r\n\r\n\
+        data: bad \xff byte\n\ndata: last\n\n";
+    let expected = vec![
+        SseEvent {
+            event: None,
+            data: "{\"a\":1}".into(),
+            id: None,
+        },
+        SseEvent {
+            event: None,
+            data: "two".into(),
+            id: Some("9".into()),
+        },
+        SseEvent {
+            event: None,
+            data: "three".into(),
+            id: Some("9".into()),
+        },
+        SseEvent {
+            event: None,
+            data: String::new(),
+            id: Some("9".into()),
+        },
+        SseEvent {
+            event: Some("add".into()),
+            data: "typed".into(),
+            id: Some("9".into()),
+        },
+        SseEvent {
+            event: None,
+            data: "after a comment".into(),
+            id: Some("9".into()),
+        },
+        SseEvent {
+            event: None,
+            data: "crlf".into(),
+            id: Some("9".into()),
+        },
+        SseEvent {
+            event: None,
+            data: "bad \u{fffd} byte".into(),
+            id: Some("9".into()),
+        },
+        SseEvent {
+            event: None,
+            data: "last".into(),
+            id: Some("9".into()),
+        },
+    ];
+    assert_eq!(decode_all(&[body]), expected);
+    for cut in 0..=body.len() {
+        assert_eq!(
+            decode_all(&[&body[..cut], &body[cut..]]),
+            expected,
+            "cut at {cut}"
+        );
+    }
+    let bytes: Vec<&[u8]> = body.chunks(1).collect();
+    assert_eq!(decode_all(&bytes), expected, "byte by byte");
+}
