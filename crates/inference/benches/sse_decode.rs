@@ -3,7 +3,8 @@
 //! The input is a realistic 200-chunk `chat.completion.chunk` stream with usage and
 //! `data: [DONE]` (about 65 KB, `bulkhead_testkit::fixtures::realistic_stream`). `segments`
 //! pushes it in 1400-byte pieces, as TCP delivers it, so lines are split across pushes;
-//! `one_piece` pushes it whole. Each iteration decodes the whole stream with a fresh decoder, as one upstream response does.
+//! `one_piece` pushes it whole; `anthropic_segments` is a 200-delta Anthropic stream (every
+//! event typed: an `event:` line, then `data:`) in the same pieces. Each iteration decodes the whole stream with a fresh decoder, as one upstream response does.
 //! Throughput is in bytes, so criterion prints MB/s.
 //!
 //! ```text
@@ -18,7 +19,7 @@
 use std::hint::black_box;
 
 use bulkhead_inference::SseDecoder;
-use bulkhead_testkit::fixtures;
+use bulkhead_testkit::{anthropic, fixtures};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 /// Decode every piece; returns the number of events and their data bytes.
@@ -35,6 +36,19 @@ fn decode(pieces: &[&[u8]]) -> (usize, usize) {
     (events, data)
 }
 
+/// An Anthropic stream of 200 text deltas, each event named by an `event:` line.
+fn anthropic_stream() -> Vec<u8> {
+    let parts: Vec<String> = (0..200).map(|i| format!(" token{i}")).collect();
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    let mut body = String::new();
+    for data in anthropic::text_stream(&parts, "claude-sonnet-4-5") {
+        let value: serde_json::Value = serde_json::from_str(&data).expect("an event is JSON");
+        let kind = value["type"].as_str().expect("every event has a type");
+        body.push_str(&format!("event: {kind}\ndata: {data}\n\n"));
+    }
+    body.into_bytes()
+}
+
 fn sse_decode(c: &mut Criterion) {
     let body = fixtures::realistic_stream();
     let segments: Vec<&[u8]> = body.chunks(fixtures::TCP_SEGMENT).collect();
@@ -47,6 +61,16 @@ fn sse_decode(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(body.len() as u64));
     group.bench_function("segments", |b| b.iter(|| decode(black_box(&segments))));
     group.bench_function("one_piece", |b| b.iter(|| decode(black_box(&whole))));
+    group.finish();
+
+    let body = anthropic_stream();
+    let segments: Vec<&[u8]> = body.chunks(fixtures::TCP_SEGMENT).collect();
+    assert_eq!(decode(&segments).0, 200 + 6);
+    let mut group = c.benchmark_group("sse_decode");
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    group.bench_function("anthropic_segments", |b| {
+        b.iter(|| decode(black_box(&segments)));
+    });
     group.finish();
 }
 

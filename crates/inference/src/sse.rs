@@ -168,9 +168,9 @@ impl SseDecoder {
             self.state.data.clear();
             self.state.event.clear();
         }
-        if let Some((value, consumed)) = self.single_data_line() {
-            self.pos += consumed;
-            let value = &self.buf[value];
+        if let Some(whole) = self.simple_event() {
+            self.pos += whole.len;
+            let value = &self.buf[whole.data];
             let data = match bulkhead_core::json::from_utf8(value) {
                 Ok(text) => text,
                 Err(_) => {
@@ -179,9 +179,13 @@ impl SseDecoder {
                     &self.state.data
                 }
             };
+            // `simple_event` checked the type is UTF-8.
+            let event = whole
+                .event
+                .and_then(|event| bulkhead_core::json::from_utf8(&self.buf[event]).ok());
             let id = &self.state.last_id;
             return Ok(Some(SseEventRef {
-                event: None,
+                event,
                 data,
                 id: (!id.is_empty()).then_some(id.as_str()),
             }));
@@ -241,14 +245,22 @@ impl SseDecoder {
 }
 
 /// The position of the first CR or LF.
+/// Where the parts of an event [`SseDecoder::simple_event`] found lie in the buffer.
+struct SimpleEvent {
+    /// The type's bytes, when the event names a non-empty one.
+    event: Option<std::ops::Range<usize>>,
+    data: std::ops::Range<usize>,
+    /// The bytes the event takes up, its blank line included.
+    len: usize,
+}
+
 impl SseDecoder {
-    /// The common event, whole in the buffer: one `data:` line ending in `\n` and the blank
-    /// line after it, with nothing of an event read before. Handed out straight from the
-    /// buffer (no copy into the event's state, one search for a line end instead of three);
-    /// anything else, partial lines included, goes through the line-by-line rules.
-    ///
-    /// The byte range of the data and how many bytes the event takes up.
-    fn single_data_line(&self) -> Option<(std::ops::Range<usize>, usize)> {
+    /// The common event, whole in the buffer: one `data:` line ending in `\n`, perhaps after
+    /// an `event:` line (Anthropic names every event's type), and the blank line after it,
+    /// with nothing of an event read before. Handed out straight from the buffer (no copy into
+    /// the event's state, one search per line and none for the blank one); anything else,
+    /// partial lines included, goes through the line-by-line rules.
+    fn simple_event(&self) -> Option<SimpleEvent> {
         if self.skip_lf
             || !self.bom_checked
             || self.scanned != 0
@@ -258,16 +270,33 @@ impl SseDecoder {
             return None;
         }
         let rest = &self.buf[self.pos..];
-        let value = if rest.starts_with(b"data: ") {
-            6
-        } else if rest.starts_with(b"data:") {
-            5
-        } else {
-            return None;
+        let (event, at) = match self.field_line(rest, b"event") {
+            Some((value, end)) => {
+                // The slow path reads a type that is not UTF-8 lossily.
+                bulkhead_core::json::from_utf8(&rest[value.clone()]).ok()?;
+                ((!value.is_empty()).then_some(value), end + 1)
+            }
+            None => (None, 0),
         };
-        let end = value + find_line_end(&rest[value..])?;
-        let whole = rest[end] == b'\n' && rest.get(end + 1) == Some(&b'\n');
-        (whole && end < self.max_len).then_some((self.pos + value..self.pos + end, end + 2))
+        let (data, end) = self.field_line(&rest[at..], b"data")?;
+        if rest.get(at + end + 1) != Some(&b'\n') {
+            return None;
+        }
+        let shift = |range: std::ops::Range<usize>, by: usize| range.start + by..range.end + by;
+        Some(SimpleEvent {
+            event: event.map(|range| shift(range, self.pos)),
+            data: shift(data, self.pos + at),
+            len: at + end + 2,
+        })
+    }
+
+    /// A whole `name:` line at the start of `bytes`, ending in `\n` and within the length
+    /// limit: the range of its value (one leading space dropped) and where the `\n` is.
+    fn field_line(&self, bytes: &[u8], name: &[u8]) -> Option<(std::ops::Range<usize>, usize)> {
+        let after = bytes.strip_prefix(name)?.strip_prefix(b":")?;
+        let value = name.len() + 1 + usize::from(after.first() == Some(&b' '));
+        let end = value + find_line_end(&bytes[value..])?;
+        (bytes[end] == b'\n' && end < self.max_len).then_some((value..end, end))
     }
 }
 

@@ -136,59 +136,36 @@ fn borrowed_events_do_not_carry_into_the_next() {
 }
 
 #[test]
-fn single_data_line_events_read_the_same_whole_split_or_byte_by_byte() {
-    // Events of one `data:` line (handed out straight from the buffer when whole) among those
-    // that are not: an id before, a type, a comment, CRLF, no space, empty data, bad UTF-8.
+fn simple_events_read_the_same_whole_split_or_byte_by_byte() {
+    // Events of one `data:` line, perhaps typed (handed out straight from the buffer when
+    // whole), among those that are not: an id before, a comment, CRLF, no space, empty data,
+    // bad UTF-8 in the data or the type, an empty type, a type with no data.
     let body: &[u8] = b"data: {\"a\":1}\n\nid: 9\ndata: two\n\ndata:three\n\ndata:\n\n\
         event: add\ndata: typed\n\n: note\ndata: after a comment\n\ndata: crlf\r\n\r\n\
-        data: bad \xff byte\n\ndata: last\n\n";
-    let expected = vec![
-        SseEvent {
-            event: None,
-            data: "{\"a\":1}".into(),
-            id: None,
-        },
-        SseEvent {
-            event: None,
-            data: "two".into(),
-            id: Some("9".into()),
-        },
-        SseEvent {
-            event: None,
-            data: "three".into(),
-            id: Some("9".into()),
-        },
-        SseEvent {
-            event: None,
-            data: String::new(),
-            id: Some("9".into()),
-        },
-        SseEvent {
-            event: Some("add".into()),
-            data: "typed".into(),
-            id: Some("9".into()),
-        },
-        SseEvent {
-            event: None,
-            data: "after a comment".into(),
-            id: Some("9".into()),
-        },
-        SseEvent {
-            event: None,
-            data: "crlf".into(),
-            id: Some("9".into()),
-        },
-        SseEvent {
-            event: None,
-            data: "bad \u{fffd} byte".into(),
-            id: Some("9".into()),
-        },
-        SseEvent {
-            event: None,
-            data: "last".into(),
-            id: Some("9".into()),
-        },
+        data: bad \xff byte\n\nevent: message_start\ndata: {\"b\":2}\n\nevent:\ndata: untyped\n\n\
+        event: t\xffx\ndata: lossy type\n\nevent: no data\n\ndata: last\n\n";
+    let events = [
+        (None, "{\"a\":1}", None),
+        (None, "two", Some("9")),
+        (None, "three", Some("9")),
+        (None, "", Some("9")),
+        (Some("add"), "typed", Some("9")),
+        (None, "after a comment", Some("9")),
+        (None, "crlf", Some("9")),
+        (None, "bad \u{fffd} byte", Some("9")),
+        (Some("message_start"), "{\"b\":2}", Some("9")),
+        (None, "untyped", Some("9")),
+        (Some("t\u{fffd}x"), "lossy type", Some("9")),
+        (None, "last", Some("9")),
     ];
+    let expected: Vec<SseEvent> = events
+        .iter()
+        .map(|&(event, data, id)| SseEvent {
+            event: event.map(str::to_owned),
+            data: data.to_owned(),
+            id: id.map(str::to_owned),
+        })
+        .collect();
     assert_eq!(decode_all(&[body]), expected);
     for cut in 0..=body.len() {
         assert_eq!(
