@@ -4,7 +4,8 @@
 //! `data: [DONE]` (about 65 KB, `bulkhead_testkit::fixtures::realistic_stream`). `segments`
 //! pushes it in 1400-byte pieces, as TCP delivers it, so lines are split across pushes;
 //! `one_piece` pushes it whole; `anthropic_segments` is a 200-delta Anthropic stream (every
-//! event typed: an `event:` line, then `data:`) in the same pieces. Each iteration decodes the whole stream with a fresh decoder, as one upstream response does.
+//! event typed: an `event:` line, then `data:`) in the same pieces. Each iteration decodes the
+//! whole stream with a fresh decoder, as one upstream response does.
 //! Throughput is in bytes, so criterion prints MB/s.
 //!
 //! ```text

@@ -244,7 +244,6 @@ impl SseDecoder {
     }
 }
 
-/// The position of the first CR or LF.
 /// Where the parts of an event [`SseDecoder::simple_event`] found lie in the buffer.
 struct SimpleEvent {
     /// The type's bytes, when the event names a non-empty one.
@@ -300,6 +299,7 @@ impl SseDecoder {
     }
 }
 
+/// The position of the first CR or LF.
 #[inline]
 fn find_line_end(bytes: &[u8]) -> Option<usize> {
     // SIMD search: this scan is most of the decoder's cost per byte.
