@@ -62,6 +62,24 @@ impl Cursor<'_> {
         self.expect(token)
     }
 
+    /// A JSON array at the cursor, each item read by `item`, with whitespace allowed between
+    /// the tokens; `None` when an item cannot be read or the array is malformed.
+    pub fn array<T>(&mut self, mut item: impl FnMut(&mut Self) -> Option<T>) -> Option<Vec<T>> {
+        self.expect("[")?;
+        let mut items = Vec::new();
+        if self.token("]").is_some() {
+            return Some(items);
+        }
+        loop {
+            self.skip_space();
+            items.push(item(self)?);
+            if self.token("]").is_some() {
+                return Some(items);
+            }
+            self.token(",")?;
+        }
+    }
+
     /// The first member's `"key":` (given with its quotes and colon), and the whitespace
     /// around it: the cursor is left at the value.
     pub fn key(&mut self, key: &str) -> Option<()> {

@@ -63,7 +63,7 @@ fn common_request(text: &str) -> Option<ChatRequest> {
     object(&mut c, |c, name| {
         match name {
             "model" if model.is_none() => model = Some(c.string()?),
-            "messages" if messages.is_none() => messages = Some(read_messages(c)?),
+            "messages" if messages.is_none() => messages = Some(c.array(read_message)?),
             "temperature" if temperature.is_none() => {
                 temperature = Some(c.or_null(Cursor::number)?);
             }
@@ -113,24 +113,6 @@ fn common_request(text: &str) -> Option<ChatRequest> {
         parallel_tool_calls: parallel_tool_calls.flatten(),
         ..ChatRequest::default()
     })
-}
-
-fn read_messages(c: &mut Cursor<'_>) -> Option<Vec<Message>> {
-    c.expect("[")?;
-    c.skip_space();
-    let mut messages = Vec::new();
-    if c.eat("]") {
-        return Some(messages);
-    }
-    loop {
-        messages.push(read_message(c)?);
-        c.skip_space();
-        if c.eat("]") {
-            return Some(messages);
-        }
-        c.expect(",")?;
-        c.skip_space();
-    }
 }
 
 /// A message of role, text (or no) content, and perhaps a name or the tool call it answers.

@@ -61,7 +61,7 @@ pub(super) fn read(text: &str) -> Option<ChatResponse> {
     cursor.next_key("\"model\":")?;
     let model = cursor.string()?;
     cursor.next_key("\"choices\":")?;
-    let choices = choices(&mut cursor)?;
+    let choices = cursor.array(choice)?;
     let usage = if cursor.next_key("\"usage\":").is_some() {
         cursor.or_null(usage)?
     } else {
@@ -85,22 +85,6 @@ pub(super) fn read(text: &str) -> Option<ChatResponse> {
         system_fingerprint,
         extra: Map::new(),
     })
-}
-
-/// `[CHOICE, ...]`.
-fn choices(c: &mut Cursor<'_>) -> Option<Vec<Choice>> {
-    c.expect("[")?;
-    let mut choices = Vec::with_capacity(1);
-    if c.token("]").is_some() {
-        return Some(choices);
-    }
-    loop {
-        choices.push(choice(c)?);
-        if c.token("]").is_some() {
-            return Some(choices);
-        }
-        c.token(",")?;
-    }
 }
 
 /// `{"index":N,"message":MESSAGE[,"logprobs":null],"finish_reason":S|null}`.
