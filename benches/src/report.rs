@@ -96,7 +96,7 @@ pub fn throughput_row(scenario: &str, result: &Comparison, target: Target) -> Ro
             let b = b.throughput();
             (
                 format!("{b:.0}"),
-                format!("{:.0}% of direct", ratio(b) * 100.0),
+                format!("{:.1}% of direct", ratio(b) * 100.0),
             )
         }
         None => ("—".to_owned(), "—".to_owned()),
@@ -108,7 +108,7 @@ pub fn throughput_row(scenario: &str, result: &Comparison, target: Target) -> Ro
             "throughput (req/s)".to_owned(),
             format!("{d:.0}"),
             format!("{g:.0}"),
-            format!("{:.0}% of direct", ratio(g) * 100.0),
+            format!("{:.1}% of direct", ratio(g) * 100.0),
             bare,
             bare_ratio,
             target,
@@ -129,10 +129,10 @@ fn judge(target: Target, added_ms: f64, ratio: f64) -> (String, String) {
         ),
         Target::RatioAtLeast(min) => (
             format!("≥ {:.0}% of direct", min * 100.0),
-            if ratio >= min {
-                "met".to_owned()
-            } else {
-                format!("**missed by {:.0} points**", (min - ratio) * 100.0)
+            match (min - ratio) * 100.0 {
+                short if short <= 0.0 => "met".to_owned(),
+                short if short < 0.05 => "**missed by < 0.1 points**".to_owned(),
+                short => format!("**missed by {short:.1} points**"),
             },
         ),
         Target::None => ("—".to_owned(), String::new()),
@@ -169,4 +169,30 @@ pub fn counts(scenario: &str, result: &Comparison) -> String {
         );
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_are_judged_unrounded_and_shown_to_a_tenth_of_a_point() {
+        let (target, verdict) = judge(Target::RatioAtLeast(0.60), 0.0, 0.595);
+        assert_eq!(target, "≥ 60% of direct");
+        assert_eq!(verdict, "**missed by 0.5 points**");
+        assert_eq!(judge(Target::RatioAtLeast(0.35), 0.0, 0.35).1, "met");
+        assert_eq!(
+            judge(Target::RatioAtLeast(0.35), 0.0, 0.3499).1,
+            "**missed by < 0.1 points**"
+        );
+    }
+
+    #[test]
+    fn added_latency_is_judged_against_its_limit() {
+        assert_eq!(judge(Target::AddedAtMostMs(0.1), 0.1, 0.0).1, "met");
+        assert_eq!(
+            judge(Target::AddedAtMostMs(0.1), 0.119, 0.0).1,
+            "**missed by 0.019 ms**"
+        );
+    }
 }
